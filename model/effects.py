@@ -1,0 +1,197 @@
+"""What a transition does to the world, by name.
+
+Rows of the transition table name their effects; this module says what each name does
+to a concrete :class:`~ckspec.model.world.World`. The subject's next state and
+ConnectionErrorCode are applied by the executor from the row itself (``target``,
+``error_code``); effects cover everything else: passwords, network plumbing, key
+material, creation and deletion. Each effect returns the new world and any facts the
+response needs (a new store's or key's id).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import attrs
+
+from . import identifiers as ids
+from .facts import Context, idempotent_store
+from .world import Key, KeyStore, World
+
+Info = dict[str, Any]
+Effect = Callable[[World, Context, Info], World]
+
+EFFECTS: dict[str, Effect] = {}
+
+
+def effect(fn: Effect) -> Effect:
+    EFFECTS[fn.__name__] = fn
+    return fn
+
+
+def _store(world: World, ctx: Context) -> KeyStore:
+    store = world.store(ctx.store.store_id if ctx.store else None)
+    assert store is not None, "effect applied without a subject store"
+    return store
+
+
+@effect
+def start_attempt(world: World, ctx: Context, info: Info) -> World:
+    """TR-01: a connection attempt is now in flight."""
+    return world.with_store(attrs.evolve(_store(world, ctx), attempt_in_flight=True))
+
+
+@effect
+def end_attempt(world: World, ctx: Context, info: Info) -> World:
+    """TR-02/TR-03 end the attempt; AMB-06: Disconnect drops it."""
+    return world.with_store(attrs.evolve(_store(world, ctx), attempt_in_flight=False))
+
+
+@effect
+def clear_error_code(world: World, ctx: Context, info: Info) -> World:
+    """TR-06, CS-07: the error code disappears when a FAILED store is disconnected."""
+    return world.with_store(attrs.evolve(_store(world, ctx), error_code=None))
+
+
+@effect
+def rotate_kmsuser_password(world: World, ctx: Context, info: Info) -> World:
+    """CONNECT-05, CONNECT-11: KMS sets kmsuser's password to a value only it knows."""
+    store = _store(world, ctx)
+    cluster = world.cluster(store.cluster_id)
+    assert cluster is not None and cluster.kmsuser is not None
+    world, secret = world.next_secret()
+    user = attrs.evolve(cluster.kmsuser, password=secret, failed_login=False)
+    world = world.with_cluster(attrs.evolve(cluster, kmsuser=user))
+    return world.with_store(attrs.evolve(store, password=secret))
+
+
+def _shift_addresses(world: World, store: KeyStore, delta: int) -> World:
+    cluster = world.cluster(store.cluster_id)
+    if cluster is None:
+        return world
+    subnets = tuple(
+        attrs.evolve(s, free_addresses=max(0, s.free_addresses + delta)) if s.exists else s for s in cluster.subnets
+    )
+    return world.with_cluster(attrs.evolve(cluster, subnets=subnets))
+
+
+@effect
+def build_network_plumbing(world: World, ctx: Context, info: Info) -> World:
+    """NET-01..NET-03, AMB-01, AMB-28: the kms-<store id> group and one ENI per subnet, each
+    taking one IP address."""
+    store = _store(world, ctx)
+    world = _shift_addresses(world, store, -1)
+    return world.with_store(attrs.evolve(world.store(store.store_id), network_plumbing=True))
+
+
+@effect
+def remove_network_plumbing(world: World, ctx: Context, info: Info) -> World:
+    """NET-04, DISC-04: disconnecting removes the ENIs and gives their addresses back."""
+    store = _store(world, ctx)
+    if store.network_plumbing:
+        world = _shift_addresses(world, store, +1)
+    return world.with_store(attrs.evolve(world.store(store.store_id), network_plumbing=False))
+
+
+@effect
+def lock_out_kmsuser(world: World, ctx: Context, info: Info) -> World:
+    """AMB-25, KU-07: KMS's wrong-password login reached the lockout threshold."""
+    cluster = world.cluster(_store(world, ctx).cluster_id)
+    assert cluster is not None and cluster.kmsuser is not None
+    return world.with_cluster(attrs.evolve(cluster, kmsuser=attrs.evolve(cluster.kmsuser, locked_out=True)))
+
+
+@effect
+def record_failed_login(world: World, ctx: Context, info: Info) -> World:
+    """AMB-25: a wrong-password login counts towards the lockout."""
+    cluster = world.cluster(_store(world, ctx).cluster_id)
+    assert cluster is not None and cluster.kmsuser is not None
+    return world.with_cluster(attrs.evolve(cluster, kmsuser=attrs.evolve(cluster.kmsuser, failed_login=True)))
+
+
+@effect
+def apply_update(world: World, ctx: Context, info: Info) -> World:
+    """UPDATE-01, UPDATE-09, AMB-34: record the new name, password and cluster; nothing else."""
+    store = _store(world, ctx)
+    p = ctx.params
+    changes: dict[str, Any] = {}
+    if "NewCustomKeyStoreName" in p:
+        changes["name"] = p["NewCustomKeyStoreName"]
+    if "KeyStorePassword" in p:
+        changes["password"] = p["KeyStorePassword"]
+    if "CloudHsmClusterId" in p:
+        changes["cluster_id"] = ids.parse_cluster_id(p["CloudHsmClusterId"])
+    return world.with_store(attrs.evolve(store, **changes))
+
+
+@effect
+def create_store(world: World, ctx: Context, info: Info) -> World:
+    """CREATE-02, CS-02: a new store, DISCONNECTED."""
+    p = ctx.params
+    world, serial = world.next_serial()
+    info["store_id"] = serial
+    store = KeyStore(
+        store_id=serial,
+        name=p["CustomKeyStoreName"],
+        cluster_id=ids.parse_cluster_id(p["CloudHsmClusterId"]),
+        trust_anchor=p["TrustAnchorCertificate"],
+        password=p["KeyStorePassword"],
+    )
+    return world.with_store(store)
+
+
+@effect
+def delete_store(world: World, ctx: Context, info: Info) -> World:
+    """DELETE-04: only KMS's metadata goes; the cluster and its contents stay."""
+    return world.without_store(_store(world, ctx).store_id)
+
+
+@effect
+def create_key(world: World, ctx: Context, info: Info) -> World:
+    """KEY-06: KMS metadata plus a 256-bit AES key in the cluster."""
+    store = _store(world, ctx)
+    world, serial = world.next_serial()
+    info["key_id"] = serial
+    cluster = world.cluster(store.cluster_id)
+    assert cluster is not None
+    world = world.with_cluster(attrs.evolve(cluster, key_material=cluster.key_material | {serial}))
+    return world.with_key(Key(key_id=serial, store_id=store.store_id))
+
+
+def _key(world: World, ctx: Context) -> Key:
+    key = world.key(ctx.key.key_id if ctx.key else None)
+    assert key is not None, "effect applied without a subject key"
+    return key
+
+
+@effect
+def set_pending_window(world: World, ctx: Context, info: Info) -> World:
+    """DK-01: the waiting period, 30 days unless the request says otherwise."""
+    return world.with_key(attrs.evolve(_key(world, ctx), pending_window_days=ctx.params.get("PendingWindowInDays", 30)))
+
+
+@effect
+def clear_pending_window(world: World, ctx: Context, info: Info) -> World:
+    return world.with_key(attrs.evolve(_key(world, ctx), pending_window_days=None))
+
+
+@effect
+def delete_backing_key(world: World, ctx: Context, info: Info) -> World:
+    """DK-04: the best-effort deletion of the AES key in the cluster succeeded."""
+    key = _key(world, ctx)
+    store = world.store(key.store_id)
+    cluster = world.cluster(store.cluster_id) if store else None
+    if cluster is None:
+        return world
+    return world.with_cluster(attrs.evolve(cluster, key_material=cluster.key_material - {key.key_id}))
+
+
+@effect
+def delete_key(world: World, ctx: Context, info: Info) -> World:
+    """DK-04, DK-07: the KMS key's metadata is gone for good."""
+    return world.without_key(_key(world, ctx).key_id)
+
+
+def existing_store_for_retry(ctx: Context) -> KeyStore | None:
+    """CREATE-10: the store an idempotent Create returns."""
+    return idempotent_store(ctx)

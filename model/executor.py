@@ -1,0 +1,210 @@
+"""The executor: from a world and an action to the set of possible outcomes.
+
+This is the only code that interprets the transition table. It validates a call's
+parameters against botocore's shapes (AMB-18), resolves the subject (the store or key
+the call names), evaluates every row's guard, applies the effects of the rows that hold,
+and builds the responses. A profile decides whether all documented outcomes are kept
+(``permissive``) or one is chosen (``reference``, ``legacy``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import attrs
+
+from . import identifiers as ids
+from .actions import Action, Call, Environment, Internal, Outcome, Response
+from .aws_service import ConnectionState, ParameterError, validate_input
+from .effects import EFFECTS
+from .environment import EVENTS
+from .facts import Context, ciphertext_key, subject_state
+from .profiles import PERMISSIVE, REFERENCE, Profile
+from .responses import RESPONSES
+from .transitions import CALLS, INTERNAL_EVENTS, VALIDATION_ERROR, Branch, Check, Operation
+from .world import ABSENT, World
+
+
+class ModelUsageError(ValueError):
+    """The action is not one the model knows (an unknown operation or event name)."""
+
+
+class NotEnabled(ValueError):
+    """The action cannot happen in this world (an internal or environment event whose guard fails)."""
+
+
+#: Parameters ckspec needs beyond botocore's required members, with the rule that says so.
+_EXTRA_REQUIRED = {"GenerateRandom": (("NumberOfBytes",), "RAND-01")}
+
+
+def outcomes(world: World, action: Action, profile: Profile = PERMISSIVE) -> tuple[Outcome, ...]:
+    """Every outcome of ``action`` in ``world`` that the profile admits.
+
+    Calls always have at least one outcome. Internal and environment events that cannot
+    happen in this world have none.
+    """
+    if isinstance(action, Call):
+        return _call(world, action, profile)
+    if isinstance(action, Internal):
+        return _internal(world, action, profile)
+    if isinstance(action, Environment):
+        return _environment(world, action)
+    raise ModelUsageError(f"not an action: {action!r}")
+
+
+def step(world: World, action: Action, profile: Profile = REFERENCE) -> Outcome:
+    """The single outcome a one-answer profile gives (the first, for a permissive one)."""
+    found = outcomes(world, action, profile)
+    if not found:
+        raise NotEnabled(f"{action!r} cannot happen in this world")
+    return found[0]
+
+
+def internal_events(world: World) -> tuple[Internal, ...]:
+    """The internal events that can happen now: connection attempts and disconnects that can
+    complete, and keys whose deletion waiting period can end."""
+    events = []
+    for s in world.stores:
+        if s.state is ConnectionState.CONNECTING and s.attempt_in_flight:
+            events.append(Internal("ConnectionAttemptCompletes", s.store_id))
+        elif s.state is ConnectionState.DISCONNECTING:
+            events.append(Internal("DisconnectCompletes", s.store_id))
+    events.extend(Internal("KeyDeletionCompletes", k.key_id) for k in world.keys if k.state == "PendingDeletion")
+    return tuple(events)
+
+
+# --- calls -------------------------------------------------------------------------------------
+
+
+def _call(world: World, action: Call, profile: Profile) -> tuple[Outcome, ...]:
+    op = CALLS.get(action.operation)
+    if op is None:
+        raise ModelUsageError(
+            f"the model does not cover the operation {action.operation!r}; it covers {', '.join(sorted(CALLS))}")
+    params = action.kwargs
+    try:
+        validate_input(op.name, params)
+        _extra_validation(op.name, params)
+    except ParameterError as exc:
+        response = Response.failure(VALIDATION_ERROR, f"AMB-18: {exc}")
+        return (Outcome(action, response, world, ("AMB-18",), "parameter validation"),)
+    return _resolve(world, action, op, _context(world, profile, op, params), profile)
+
+
+def _extra_validation(operation: str, params: Mapping[str, Any]) -> None:
+    required, rule = _EXTRA_REQUIRED.get(operation, ((), ""))
+    for name in required:
+        if name not in params:
+            raise ParameterError(f"{operation}: {rule}: missing required parameter {name!r}")
+
+
+def _context(world: World, profile: Profile, op: Operation, params: Mapping[str, Any]) -> Context:
+    if op.subject == "store":
+        store = world.store(ids.parse_store_id(params.get(op.subject_param)))
+        return Context(world, profile, params, store=store)
+    if op.subject == "key":
+        if op.subject_param:
+            key = world.key(ids.parse_key_id(params.get(op.subject_param)))
+        else:
+            key = world.key(ciphertext_key(params.get("CiphertextBlob")))
+        return Context(world, profile, params, store=world.store(key.store_id) if key else None, key=key)
+    return Context(world, profile, params)
+
+
+# --- internal events -----------------------------------------------------------------------------
+
+
+def _internal(world: World, action: Internal, profile: Profile) -> tuple[Outcome, ...]:
+    op = INTERNAL_EVENTS.get(action.event)
+    if op is None:
+        raise ModelUsageError(f"unknown internal event {action.event!r}; known: {', '.join(sorted(INTERNAL_EVENTS))}")
+    if op.subject == "key":
+        key = world.key(action.subject)
+        ctx = Context(world, profile, {}, store=world.store(key.store_id) if key else None, key=key)
+    else:
+        ctx = Context(world, profile, {}, store=world.store(action.subject))
+    return _resolve(world, action, op, ctx, profile)
+
+
+# --- environment events --------------------------------------------------------------------------
+
+
+def _environment(world: World, action: Environment) -> tuple[Outcome, ...]:
+    ev = EVENTS.get(action.event)
+    if ev is None:
+        raise ModelUsageError(f"unknown environment event {action.event!r}; known: {', '.join(sorted(EVENTS))}")
+    try:
+        if not ev.guard(world, *action.args):
+            return ()
+    except TypeError as exc:
+        raise ModelUsageError(f"environment event {action.event}: {exc}") from None
+    return (Outcome(action, None, ev.apply(world, *action.args), ev.rules, ev.name),)
+
+
+# --- the table interpreter -----------------------------------------------------------------------
+
+
+def matching_rows(op: Operation, ctx: Context) -> list[Check | Branch]:
+    """The rows of ``op`` that apply: holding checks, then (unless one blocks) holding branches."""
+    state = subject_state(ctx, op.subject)
+    checks = [c for c in op.checks if state in c.states and c.when.holds(ctx)]
+    if any(c.blocking for c in checks):
+        return list(checks)
+    return [*checks, *(b for b in op.branches if state in b.states and b.when.holds(ctx))]
+
+
+def choose(rows: list[Check | Branch], profile: Profile) -> list[Check | Branch]:
+    """The rows a profile keeps. A one-answer profile sets documented alternatives aside, then
+    takes the lowest-ranked check (AMB-07's conventional order), else the first branch."""
+    if not profile.single or len(rows) <= 1:
+        return rows
+    primary = [r for r in rows if r.alt is None] or rows
+    checks = [r for r in primary if isinstance(r, Check)]
+    if checks:
+        return [min(checks, key=lambda c: c.rank)]
+    return [primary[0]]
+
+
+def _resolve(world: World, action: Action, op: Operation, ctx: Context, profile: Profile) -> tuple[Outcome, ...]:
+    rows = choose(matching_rows(op, ctx), profile)
+    found: list[Outcome] = []
+    for row in rows:
+        if isinstance(row, Check):
+            found.append(Outcome(action, Response.failure(row.error, _message(row, ctx, op)), world, row.rules,
+                                 f"{op.name}: {row.error}", row.alt))
+        else:
+            found.extend(_apply(world, action, op, ctx, row))
+            if profile.single:
+                found = found[:1]
+    return tuple(found)
+
+
+def _message(check: Check, ctx: Context, op: Operation) -> str:
+    state = subject_state(ctx, op.subject)
+    return f"{check.rules[0]}: {check.why.format(state=state)}"
+
+
+def _apply(world: World, action: Action, op: Operation, ctx: Context, branch: Branch) -> Iterable[Outcome]:
+    info: dict[str, Any] = {}
+    new = world
+    for name in branch.effects:
+        new = EFFECTS[name](new, ctx, info)
+    new = _set_subject_state(new, op, ctx, branch)
+    if op.kind == "internal":
+        return (Outcome(action, None, new, branch.rules, f"{op.name}: {branch.name}", branch.alt),)
+    bodies = RESPONSES[branch.response](new, ctx, info)
+    return tuple(Outcome(action, Response.success(body), new, branch.rules, f"{op.name}: {branch.name}", branch.alt)
+                 for body in bodies)
+
+
+def _set_subject_state(world: World, op: Operation, ctx: Context, branch: Branch) -> World:
+    if branch.target is None or branch.target == ABSENT:
+        return world
+    if op.subject == "store" and ctx.store is not None:
+        store = world.store(ctx.store.store_id)
+        target = ConnectionState(branch.target)
+        code = branch.error_code if target is ConnectionState.FAILED else None
+        return world.with_store(attrs.evolve(store, state=target, error_code=code))
+    if op.subject == "key" and ctx.key is not None:
+        return world.with_key(attrs.evolve(world.key(ctx.key.key_id), state=branch.target))
+    return world
