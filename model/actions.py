@@ -15,6 +15,8 @@ from .world import World
 
 #: Request members whose values are secrets or payloads: never printed.
 SECRET_MEMBERS = frozenset({"KeyStorePassword", "Plaintext"})
+#: Environment events that take a kmsuser password (a test checks this against their signatures).
+SECRET_EVENTS = frozenset({"create_kmsuser", "change_kmsuser_password"})
 
 
 def redacted(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,8 +64,8 @@ class Environment:
     args: tuple[Any, ...] = ()
 
     def __repr__(self) -> str:
-        args = ", ".join("<redacted>" if isinstance(a, str) and self.event.endswith("password") else repr(a)
-                         for a in self.args)
+        secret = self.event in SECRET_EVENTS
+        args = ", ".join("<redacted>" if secret and isinstance(a, str) else repr(a) for a in self.args)
         return f"{self.event}({args})"
 
 
@@ -72,7 +74,8 @@ Action = Union[Call, Internal, Environment]
 
 @attrs.frozen
 class Response:
-    """A successful body, or an error shape name with a message and its HTTP status."""
+    """A successful body, or an error shape name with a message and its HTTP status (ERR-01:
+    the error carries its shape name and a message; ERR-02: the status)."""
 
     body: dict[str, Any] | None = attrs.field(default=None, eq=False, hash=False)
     error: str | None = None

@@ -48,6 +48,12 @@ def end_attempt(world: World, ctx: Context, info: Info) -> World:
 
 
 @effect
+def catch_up_reads(world: World, ctx: Context, info: Info) -> World:
+    """AMB-30: eventual consistency has caught up; reads show the current state only."""
+    return world.with_store(attrs.evolve(_store(world, ctx), lag=None))
+
+
+@effect
 def clear_error_code(world: World, ctx: Context, info: Info) -> World:
     """TR-06, CS-07: the error code disappears when a FAILED store is disconnected."""
     return world.with_store(attrs.evolve(_store(world, ctx), error_code=None))
@@ -63,34 +69,6 @@ def rotate_kmsuser_password(world: World, ctx: Context, info: Info) -> World:
     user = attrs.evolve(cluster.kmsuser, password=secret, failed_login=False)
     world = world.with_cluster(attrs.evolve(cluster, kmsuser=user))
     return world.with_store(attrs.evolve(store, password=secret))
-
-
-def _shift_addresses(world: World, store: KeyStore, delta: int) -> World:
-    cluster = world.cluster(store.cluster_id)
-    if cluster is None:
-        return world
-    subnets = tuple(
-        attrs.evolve(s, free_addresses=max(0, s.free_addresses + delta)) if s.exists else s for s in cluster.subnets
-    )
-    return world.with_cluster(attrs.evolve(cluster, subnets=subnets))
-
-
-@effect
-def build_network_plumbing(world: World, ctx: Context, info: Info) -> World:
-    """NET-01..NET-03, AMB-01, AMB-28: the kms-<store id> group and one ENI per subnet, each
-    taking one IP address."""
-    store = _store(world, ctx)
-    world = _shift_addresses(world, store, -1)
-    return world.with_store(attrs.evolve(world.store(store.store_id), network_plumbing=True))
-
-
-@effect
-def remove_network_plumbing(world: World, ctx: Context, info: Info) -> World:
-    """NET-04, DISC-04: disconnecting removes the ENIs and gives their addresses back."""
-    store = _store(world, ctx)
-    if store.network_plumbing:
-        world = _shift_addresses(world, store, +1)
-    return world.with_store(attrs.evolve(world.store(store.store_id), network_plumbing=False))
 
 
 @effect

@@ -133,8 +133,8 @@ def create_hsm(world: World, cluster_id: int, zone: str) -> World | None:
         return None
     world, serial = world.next_serial()
     state = c.state
-    if c.source_backup_id is not None and state is ClusterState.INITIALIZED:
-        state = ClusterState.ACTIVE
+    if c.source_backup_id is not None and state is ClusterState.CREATE_IN_PROGRESS:
+        state = ClusterState.ACTIVE  # CL-05: a restored cluster is not initialized again
     return world.with_cluster(attrs.evolve(c, hsms=c.hsms + (Hsm(serial, zone, HsmState.ACTIVE),), state=state))
 
 
@@ -196,7 +196,7 @@ def restore_backup(world: World, backup_id: int) -> World | None:
         return None
     world, serial = world.next_serial()
     user = attrs.evolve(b.kmsuser, logged_in=False) if b.kmsuser else None
-    cluster = Cluster(serial, ClusterState.INITIALIZED, lineage=b.lineage,
+    cluster = Cluster(serial, ClusterState.CREATE_IN_PROGRESS, lineage=b.lineage,
                       subnets=tuple(Subnet(z) for z in b.zones), trust_anchor=b.trust_anchor, kmsuser=user,
                       key_material=b.key_material, source_backup_id=b.backup_id)
     return world.with_cluster(cluster)
@@ -347,6 +347,23 @@ def repair_security_group(world: World, cluster_id: int) -> World | None:
     return world.with_cluster(attrs.evolve(c, security_group_intact=True))
 
 
+@event(("CRYPTO-04",), _clusters, fault=True)
+def sessions_exhausted(world: World, cluster_id: int) -> World | None:
+    """A burst of requests takes every PKCS #11 session of the cluster (CRYPTO-04)."""
+    c = world.cluster(cluster_id)
+    if c is None or c.sessions_exhausted:
+        return None
+    return world.with_cluster(attrs.evolve(c, sessions_exhausted=True))
+
+
+@event(("CRYPTO-04",), _clusters)
+def sessions_freed(world: World, cluster_id: int) -> World | None:
+    c = world.cluster(cluster_id)
+    if c is None or not c.sessions_exhausted:
+        return None
+    return world.with_cluster(attrs.evolve(c, sessions_exhausted=False))
+
+
 @event(("CEC-06", "CRYPTO-03"), _nothing, fault=True)
 def network_fault_begins(world: World) -> World | None:
     """A transient network problem between KMS and the clusters starts (CEC-06)."""
@@ -374,7 +391,7 @@ def faults(world: World) -> int:
     n = int(world.network_fault) + int(world.internal_fault)
     for c in world.clusters:
         n += sum(1 for s in c.subnets if not s.exists or s.free_addresses == 0)
-        n += int(not c.security_group_intact)
+        n += int(not c.security_group_intact) + int(c.sessions_exhausted)
         if c.kmsuser is not None:
             n += int(c.kmsuser.logged_in) + int(c.kmsuser.locked_out) + int(c.kmsuser.two_factor)
     return n

@@ -70,6 +70,7 @@ def internal_events(world: World) -> tuple[Internal, ...]:
         elif s.state is ConnectionState.DISCONNECTING:
             events.append(Internal("DisconnectCompletes", s.store_id))
     events.extend(Internal("KeyDeletionCompletes", k.key_id) for k in world.keys if k.state == "PendingDeletion")
+    events.extend(Internal("ReadsCatchUp", s.store_id) for s in world.stores if s.lag is not None)
     return tuple(events)
 
 
@@ -204,7 +205,9 @@ def _set_subject_state(world: World, op: Operation, ctx: Context, branch: Branch
         store = world.store(ctx.store.store_id)
         target = ConnectionState(branch.target)
         code = branch.error_code if target is ConnectionState.FAILED else None
-        return world.with_store(attrs.evolve(store, state=target, error_code=code))
+        # AMB-30: after a call changes the state, reads may still show the old one for a while
+        lag = (store.state, store.error_code) if op.kind == "call" and target is not store.state else None
+        return world.with_store(attrs.evolve(store, state=target, error_code=code, lag=lag))
     if op.subject == "key" and ctx.key is not None:
         return world.with_key(attrs.evolve(world.key(ctx.key.key_id), state=branch.target))
     return world

@@ -182,6 +182,12 @@ def network_ok(ctx: Context) -> bool:
     return not ctx.world.network_fault
 
 
+@fact("the cluster has a free PKCS #11 session (CRYPTO-04)")
+def sessions_free(ctx: Context) -> bool:
+    c = ctx.cluster
+    return c is None or not c.sessions_exhausted
+
+
 @fact("no transient KMS internal fault (CEC-04)")
 def kms_ok(ctx: Context) -> bool:
     return not ctx.world.internal_fault
@@ -195,6 +201,11 @@ def store_has_keys(ctx: Context) -> bool:
 @fact("a connection attempt is under way (TR-01, AMB-06)")
 def attempt_in_flight(ctx: Context) -> bool:
     return ctx.store is not None and ctx.store.attempt_in_flight
+
+
+@fact("reads may still show the store's state from before the last call (AMB-30)")
+def reads_lag(ctx: Context) -> bool:
+    return ctx.store is not None and ctx.store.lag is not None
 
 
 @fact("the store is CONNECTED (CS-08, KS-02)")

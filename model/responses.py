@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Callable
 
+import attrs
+
 from . import identifiers as ids
 from .aws_service import ConnectionState
 from .facts import MARKER_PREFIX, Context, ciphertext_key, matching_stores, parse_marker
@@ -46,8 +48,11 @@ def store_id(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Body, ..
     return ({"CustomKeyStoreId": ids.store_id(serial)},)
 
 
-def store_entry(store: KeyStore) -> Body:
-    """DESC-05: one CustomKeyStoresListEntry of a CloudHSM key store."""
+def store_entry(store: KeyStore, lagged: bool = False) -> Body:
+    """DESC-05: one CustomKeyStoresListEntry of a CloudHSM key store (as a lagging read would
+    still show it, AMB-30, when ``lagged``)."""
+    if lagged and store.lag is not None:
+        store = attrs.evolve(store, state=store.lag[0], error_code=store.lag[1])
     entry: Body = {
         "CustomKeyStoreId": ids.store_id(store.store_id),
         "CustomKeyStoreName": store.name,
@@ -78,6 +83,11 @@ def describe_page(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Bod
         if size < len(stores):
             body["NextMarker"] = f"{MARKER_PREFIX}{page[-1].store_id}"
         bodies.append(body)
+    # AMB-30: a read right after a call may still show a store's previous state
+    for lagging in (s for s in stores[: min(limit, len(stores))] if s.lag is not None):
+        lagged = dict(bodies[0])
+        lagged["CustomKeyStores"] = [store_entry(s, lagged=s is lagging) for s in stores[: min(limit, len(stores))]]
+        bodies.append(lagged)
     return tuple(bodies)
 
 
@@ -137,6 +147,16 @@ def key_metadata_body(world: World, ctx: Context, info: dict[str, Any]) -> tuple
 
 
 RESPONSES["key_metadata"] = RESPONSES.pop("key_metadata_body")
+
+
+@response
+def key_metadata_lagging(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Body, ...]:
+    """AMB-12, AMB-30: right after Connect or Disconnect a read may show the key as it was."""
+    key = _subject_key(world, ctx, info)
+    store = world.store(key.store_id)
+    before = attrs.evolve(world, stores=tuple(attrs.evolve(s, state=s.lag[0]) if s is store else s
+                                              for s in world.stores))
+    return ({"KeyMetadata": key_metadata(world, key, visible_key_state(before, key))},)
 
 
 @response

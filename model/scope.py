@@ -26,6 +26,10 @@ class Scope:
     backups: int = attrs.field(default=1, validator=_at_least(0))
     #: how many environment deviations (faults) may hold at once
     faults: int = attrs.field(default=1, validator=_at_least(0))
+    #: how many environment events one path may contain (None: unbounded)
+    environment_steps: int | None = attrs.field(default=None)
+    #: how many steps from the initial world (None: unbounded)
+    depth: int | None = attrs.field(default=None)
     #: the store quota of the explored account (Q-02)
     quota: int = attrs.field(default=10, validator=_at_least(1))
     #: store names the explored requests use

@@ -27,6 +27,7 @@ from typing import Iterable
 import attrs
 
 from .aws_service import ConnectionState as S
+from .aws_service import errors_of
 from .guards import ALWAYS, Fact, Guard
 from .world import ABSENT
 
@@ -131,12 +132,15 @@ def store_not_found(rules: tuple[str, ...]) -> Check:
                  rank=NOT_FOUND)
 
 
-def key_not_found(rule: str) -> Check:
-    return Check(KEY_NOT_FOUND, states(ABSENT), (rule,), "no KMS key has this ID", ~F("malformed_arn"), rank=NOT_FOUND)
-
-
-def invalid_arn() -> Check:
-    return Check(INVALID_ARN, KEY_EVERY, ("KS-12",), "the key ARN is malformed", F("malformed_arn"), rank=VALIDATION)
+def key_lookup(operation: str, rule: str) -> tuple[Check, ...]:
+    """NotFoundException for an unknown key; a malformed key ARN is InvalidArnException where
+    botocore lists that error for the operation, and NotFoundException elsewhere."""
+    if INVALID_ARN not in errors_of(operation):
+        return (Check(KEY_NOT_FOUND, states(ABSENT), (rule,), "no KMS key has this ID", rank=NOT_FOUND),)
+    return (
+        Check(KEY_NOT_FOUND, states(ABSENT), (rule,), "no KMS key has this ID", ~F("malformed_arn"), rank=NOT_FOUND),
+        Check(INVALID_ARN, KEY_EVERY, (rule,), "the key ARN is malformed", F("malformed_arn"), rank=VALIDATION),
+    )
 
 
 # ================================================================================================
@@ -171,7 +175,7 @@ CONNECT = Operation(
     ),
     branches=(
         Branch("start connecting", states(S.DISCONNECTED),
-               ("TR-01", "CONNECT-02", "CONNECT-05", "CONNECT-08", "CONNECT-09", "CS-05", "AMB-22", "AMB-30"),
+               ("TR-01", "CONNECT-02", "CONNECT-05", "CONNECT-08", "CONNECT-09", "CS-05", "AMB-22", "AMB-30", "T-01"),
                target=S.CONNECTING, effects=("start_attempt",)),
         Branch("already connecting", states(S.CONNECTING), ("AMB-02", "CONNECT-03")),
         Branch("already connected", states(S.CONNECTED), ("AMB-03", "CONNECT-10", "CONNECT-03")),
@@ -225,7 +229,7 @@ CONNECTION_ATTEMPT_COMPLETES = Operation(
                ("TR-02", "CONNECT-05", "CONNECT-06", "CONNECT-11", "CS-04", "KU-05", "KS-04", "NET-01",
                 "NET-02", "NET-03", "AMB-01", "AMB-28", "AMB-32", "CL-02", "DISC-07"),
                when=F("attempt_in_flight") & CONNECTION_SUCCEEDS, target=S.CONNECTED,
-               effects=("end_attempt", "rotate_kmsuser_password", "build_network_plumbing")),
+               effects=("end_attempt", "rotate_kmsuser_password")),
     ),
 )
 
@@ -239,7 +243,7 @@ DISCONNECT = Operation(
     ),
     branches=(
         Branch("disconnect", states(S.CONNECTED), ("TR-05", "DISC-03", "DISC-04", "DISC-05", "DISC-06", "DISC-07",
-                                                   "KS-02", "AMB-12", "CS-03"),
+                                                   "KS-02", "AMB-12", "CS-03", "T-01"),
                target=S.DISCONNECTING),
         Branch("abandon the connection attempt", states(S.CONNECTING), ("TR-07", "AMB-06"),
                target=S.DISCONNECTING, effects=("end_attempt",)),
@@ -255,7 +259,7 @@ DISCONNECT_COMPLETES = Operation(
     checks=(),
     branches=(
         Branch("disconnect completes", states(S.DISCONNECTING), ("TR-05", "DISC-03", "DISC-04", "NET-04", "AMB-04"),
-               target=S.DISCONNECTED, effects=("remove_network_plumbing",)),
+               target=S.DISCONNECTED),
     ),
 )
 
@@ -387,6 +391,8 @@ CREATE_KEY = Operation(
               "keys can be created only in a CONNECTED store; it is {state}", rank=STATE),
         Check(CLUSTER_INVALID_CONFIG, states(S.CONNECTED), ("KEY-03", "CL-03", "CRYPTO-02"),
               "the cluster needs at least two active HSMs in different AZs to create a key", ~F("hsm_2az")),
+        Check(CLUSTER_INVALID_CONFIG, states(S.CONNECTED), ("NET-05",),
+              "the cluster security group lost its TCP 2223-2225 rules", ~F("sg_intact")),
         Check(DEPENDENCY_TIMEOUT, states(S.CONNECTED), ("KEY-06", "CRYPTO-03"),
               "KMS cannot reach the cluster to create the backing key", ~F("network_ok") | ~F("sg_intact")),
         Check(KMS_INTERNAL, states(S.CONNECTED), ("KEY-06", "CRYPTO-03"),
@@ -403,10 +409,12 @@ _KEY_CALL = dict(subject="key", kind="call", subject_param="KeyId")
 
 DESCRIBE_KEY = Operation(
     "DescribeKey", **_KEY_CALL,
-    checks=(key_not_found("KS-12"), invalid_arn(), internal_fault(on=KEY_EVERY)),
+    checks=(*key_lookup("DescribeKey", "KS-12"), internal_fault(on=KEY_EVERY)),
     branches=(
         Branch("describe", KEY_PRESENT, ("KS-12", "KS-01", "KS-02", "KS-03", "KS-07", "KS-10", "KS-11", "DISC-05",
                                          "AMB-12", "KEY-07"), response="key_metadata"),
+        Branch("describe as before the last Connect or Disconnect", KEY_PRESENT, ("AMB-12", "AMB-30", "T-02"),
+               when=F("reads_lag"), response="key_metadata_lagging", alt="AMB-12"),
         Branch("describe as Unavailable", states("Enabled", "Disabled"), ("AMB-13", "KS-10"),
                when=F("store_connected") & ~F("material_present"), response="key_metadata_unavailable",
                alt="AMB-13"),
@@ -418,7 +426,7 @@ def _key_state_change(name: str, target: str, rules: tuple[str, ...]) -> Operati
     return Operation(
         name, **_KEY_CALL,
         checks=(
-            key_not_found("KS-07"), invalid_arn(),
+            *key_lookup(name, "KS-07"),
             Check(KMS_INVALID_STATE, states("PendingDeletion"), ("DK-02", "KS-03"),
                   f"{name} is not allowed on a key pending deletion"),
             internal_fault(on=KEY_EVERY),
@@ -433,7 +441,7 @@ DISABLE_KEY = _key_state_change("DisableKey", "Disabled", ("KS-05", "DISC-06", "
 SCHEDULE_KEY_DELETION = Operation(
     "ScheduleKeyDeletion", **_KEY_CALL,
     checks=(
-        key_not_found("DK-01"), invalid_arn(),
+        *key_lookup("ScheduleKeyDeletion", "DK-01"),
         Check(VALIDATION_ERROR, KEY_EVERY, ("AMB-36", "DK-01"), "the waiting period must be 7 to 30 days",
               F("window_out_of_range"), rank=VALIDATION),
         Check(KMS_INVALID_STATE, states("PendingDeletion"), ("DK-02",), "the key is already pending deletion"),
@@ -448,7 +456,7 @@ SCHEDULE_KEY_DELETION = Operation(
 CANCEL_KEY_DELETION = Operation(
     "CancelKeyDeletion", **_KEY_CALL,
     checks=(
-        key_not_found("DK-06"), invalid_arn(),
+        *key_lookup("CancelKeyDeletion", "DK-06"),
         Check(KMS_INVALID_STATE, states("Enabled", "Disabled"), ("DK-06", "KS-08"),
               "only a key pending deletion can have its deletion cancelled"),
         internal_fault(on=KEY_EVERY),
@@ -485,6 +493,8 @@ _CRYPTO_CHECKS = (
           F("store_connected") & (~F("cluster_exists") | ~F("hsm_ge1") | ~F("material_present"))),
     Check(KMS_INVALID_STATE, states("Enabled"), ("CRYPTO-03", "AMB-21"), "KMS cannot communicate with the CloudHSM cluster",
           F("store_connected") & (~F("network_ok") | ~F("sg_intact"))),
+    Check(KMS_INTERNAL, states("Enabled"), ("CRYPTO-04",), "the CloudHSM cluster has no free PKCS #11 session; retry",
+          F("store_connected") & ~F("sessions_free")),
     internal_fault(on=KEY_EVERY),
 )
 
@@ -493,7 +503,7 @@ def _crypto(name: str, response: str, rules: tuple[str, ...], extra: tuple[Check
             subject_param: str | None = "KeyId") -> Operation:
     return Operation(
         name, "key", "call", subject_param=subject_param,
-        checks=(*extra, key_not_found("CRYPTO-01"), invalid_arn(), *_CRYPTO_CHECKS),
+        checks=(*extra, *key_lookup(name, "CRYPTO-01"), *_CRYPTO_CHECKS),
         branches=(Branch(name, states("Enabled"), rules, response=response),),
     )
 
@@ -516,8 +526,7 @@ DECRYPT = _crypto(
 def _unsupported(name: str, rules: tuple[str, ...], why: str) -> Operation:
     return Operation(
         name, **_KEY_CALL,
-        checks=(key_not_found(rules[0]), invalid_arn(),
-                Check(UNSUPPORTED, KEY_PRESENT, rules, why, rank=VALIDATION)),
+        checks=(*key_lookup(name, rules[0]), Check(UNSUPPORTED, KEY_PRESENT, rules, why, rank=VALIDATION)),
         branches=(),
     )
 
@@ -563,6 +572,15 @@ OPERATIONS: dict[str, Operation] = {
         CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES, KEY_DELETION_COMPLETES,
     )
 }
+
+# AMB-30, T-02: reads may lag a call's state change; this event is the moment they catch up.
+READS_CATCH_UP = Operation(
+    "ReadsCatchUp", "store", "internal",
+    checks=(),
+    branches=(Branch("reads catch up", PRESENT, ("AMB-30", "AMB-12", "T-02"), when=F("reads_lag"),
+                     effects=("catch_up_reads",)),),
+)
+OPERATIONS[READS_CATCH_UP.name] = READS_CATCH_UP
 
 CALLS = {n: op for n, op in OPERATIONS.items() if op.kind == "call"}
 INTERNAL_EVENTS = {n: op for n, op in OPERATIONS.items() if op.kind == "internal"}

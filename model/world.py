@@ -86,6 +86,8 @@ class Cluster:
     #: ids of the KMS keys whose backing AES key exists in this cluster (KEY-06)
     key_material: frozenset[int] = frozenset()
     source_backup_id: int | None = None
+    #: every PKCS #11 session of the cluster is busy (CRYPTO-04)
+    sessions_exhausted: bool = False
 
     def active_hsms(self, active_states: frozenset[str]) -> tuple[Hsm, ...]:
         return tuple(h for h in self.hsms if h.state in active_states)
@@ -119,8 +121,16 @@ class KeyStore:
     error_code: str | None = None
     #: a connection attempt is under way (TR-01); dropped by Disconnect (AMB-06)
     attempt_in_flight: bool = False
-    #: the kms-<store id> security group and ENIs exist (NET-01, NET-02)
-    network_plumbing: bool = False
+    #: AMB-30, AMB-12: the (state, error code) a read may still show because the API is
+    #: eventually consistent (T-02); set by a call that changed the state, cleared when the
+    #: next internal event changes it or when reads catch up
+    lag: tuple[ConnectionState, str | None] | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def network_plumbing(self) -> bool:
+        """NET-01, NET-02, NET-04: KMS's kms-<store id> security group and its ENIs exist from a
+        successful connection until the disconnect completes."""
+        return self.state in (ConnectionState.CONNECTED, ConnectionState.DISCONNECTING)
 
 
 @attrs.frozen

@@ -1,0 +1,34 @@
+"""Errors the CLI reports as one line with exit code 2."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class CliError(Exception):
+    """A usage error: bad flags or values, an output folder that cannot be written."""
+
+
+def writable_dir(path: str) -> Path:
+    """Create ``path`` if needed and check that files can be written in it."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create output folder {path!r}: {exc.strerror or exc}") from None
+    if not folder.is_dir():
+        raise CliError(f"output path {path!r} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CliError(f"output folder {path!r} is not writable")
+    return folder
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise CliError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise CliError(f"expected a number >= 0, got {text}")
+    return value

@@ -1,0 +1,219 @@
+"""Explicit-state exploration of every world reachable within a bounded scope.
+
+Breadth-first from an empty account, trying every move (:mod:`ckspec.model.moves`) and
+keeping every documented outcome (the ``permissive`` profile). Worlds that differ only
+in how their identifiers and KMS-generated secrets are numbered are the same state: the
+visited set is keyed on a canonical renumbering, which keeps the search finite.
+
+The report says how many states and transitions there are, which connection states,
+connection error codes and key states are reachable, and which states are *dead ends*:
+states from which no sequence of actions brings every key store back to DISCONNECTED
+(or deletes it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Callable
+
+import attrs
+
+from .actions import Action, Environment
+from .aws_service import CLOUDHSM_ERROR_CODES, ConnectionState
+from .executor import outcomes
+from .moves import moves
+from .profiles import PERMISSIVE, Profile
+from .responses import visible_key_state
+from .scope import Scope
+from .identifiers import trust_anchor
+from .world import Secret, World
+
+
+@attrs.frozen
+class Exploration:
+    scope: Scope
+    states: int
+    transitions: int
+    connection_states: tuple[str, ...]
+    error_codes: tuple[str, ...]
+    key_states: tuple[str, ...]
+    dead_ends: int
+    #: a shortest action sequence to one dead end, if there is any
+    dead_end_example: tuple[str, ...]
+    seconds: float
+    complete: bool
+    missing_connection_states: tuple[str, ...]
+    missing_error_codes: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        d = attrs.asdict(self, recurse=False)
+        d["scope"] = self.scope.as_dict()
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+def explore(
+    scope: Scope = Scope(),
+    profile: Profile = PERMISSIVE,
+    max_states: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    initial: World | None = None,
+) -> Exploration:
+    """Enumerate the reachable states of ``scope``; stop early (complete=False) at ``max_states``."""
+    started = time.perf_counter()
+    initial = initial if initial is not None else World(quota=scope.quota)
+    budget = scope.environment_steps
+    index: dict[tuple, int] = {(canonical_key(initial), 0): 0}
+    worlds: list[World] = [initial]
+    env_used: list[int] = [0]
+    depth: list[int] = [0]
+    parent: list[tuple[int, Action] | None] = [None]
+    successors: list[list[int]] = []
+    transitions = 0
+    seen_states: set[str] = set()
+    seen_codes: set[str] = set()
+    seen_key_states: set[str] = set()
+    queue = deque([0])
+    complete = True
+    frontier = 0
+    while queue:
+        current = queue.popleft()
+        world = worlds[current]
+        _observe(world, seen_states, seen_codes, seen_key_states)
+        out: list[int] = []
+        used = env_used[current]
+        if scope.depth is not None and depth[current] >= scope.depth:
+            successors.append([])
+            frontier += 1
+            continue
+        for action in moves(world, scope, environment=budget is None or used < budget):
+            spent = used + isinstance(action, Environment)
+            for outcome in outcomes(world, action, profile):
+                transitions += 1
+                key = (canonical_key(outcome.world), spent)
+                target = index.get(key)
+                if target is None:
+                    if max_states is not None and len(worlds) >= max_states:
+                        complete = False
+                        continue
+                    target = index[key] = len(worlds)
+                    worlds.append(outcome.world)
+                    env_used.append(spent)
+                    depth.append(depth[current] + 1)
+                    parent.append((current, action))
+                    queue.append(target)
+                out.append(target)
+        successors.append(out)
+        if progress and current % 500 == 0:
+            progress(len(successors), len(worlds))
+    while len(successors) < len(worlds):  # states cut off by max_states were not expanded
+        successors.append([])
+    stuck = _dead_ends(worlds, successors)
+    example = _path_to(parent, min(stuck)) if stuck else ()
+    all_states = tuple(s.value for s in ConnectionState)
+    return Exploration(
+        scope=scope,
+        states=len(worlds),
+        transitions=transitions,
+        connection_states=tuple(s for s in all_states if s in seen_states),
+        error_codes=tuple(c for c in CLOUDHSM_ERROR_CODES if c in seen_codes),
+        key_states=tuple(sorted(seen_key_states)),
+        dead_ends=len(stuck),
+        dead_end_example=example,
+        seconds=time.perf_counter() - started,
+        complete=complete,
+        missing_connection_states=tuple(s for s in all_states if s not in seen_states),
+        missing_error_codes=tuple(c for c in CLOUDHSM_ERROR_CODES if c not in seen_codes),
+    )
+
+
+def _observe(world: World, states: set[str], codes: set[str], key_states: set[str]) -> None:
+    for s in world.stores:
+        states.add(s.state.value)
+        if s.error_code:
+            codes.add(s.error_code)
+    for k in world.keys:
+        key_states.add(visible_key_state(world, k))
+
+
+def _settled(world: World) -> bool:
+    return all(s.state is ConnectionState.DISCONNECTED for s in world.stores)
+
+
+def _dead_ends(worlds: list[World], successors: list[list[int]]) -> list[int]:
+    """States that cannot reach a state where every store is DISCONNECTED (or deleted)."""
+    predecessors: list[list[int]] = [[] for _ in worlds]
+    for source, targets in enumerate(successors):
+        for t in targets:
+            predecessors[t].append(source)
+    good = [_settled(w) for w in worlds]
+    queue = deque(i for i, g in enumerate(good) if g)
+    while queue:
+        for p in predecessors[queue.popleft()]:
+            if not good[p]:
+                good[p] = True
+                queue.append(p)
+    return [i for i, g in enumerate(good) if not g]
+
+
+def _path_to(parent: list[tuple[int, Action] | None], target: int) -> tuple[str, ...]:
+    steps = []
+    while parent[target] is not None:
+        source, action = parent[target]
+        steps.append(repr(action))
+        target = source
+    return tuple(reversed(steps))
+
+
+def canonical_key(world: World) -> tuple:
+    """A hashable key equal for worlds that differ only in how identifiers and KMS-generated
+    secrets are numbered. Each kind of resource is renumbered on its own, keeping creation
+    order within the kind (the only order the model reads: stores are listed in creation
+    order); secrets are renumbered by first appearance (only their equality matters)."""
+    live = {k.key_id for k in world.keys}
+    # Backing keys of deleted KMS keys (orphans, DK-04) stay in clusters for ever; nothing KMS
+    # does can see them again, so they are left out (this keeps the search finite).
+    cluster_serials = {c.cluster_id for c in world.clusters} | {c.lineage for c in world.clusters}
+    cluster_serials |= {s.cluster_id for s in world.stores} | {b.lineage for b in world.backups}
+    cluster_serials |= {b.source_cluster_id for b in world.backups}
+    cn = _renumber(cluster_serials)
+    sn = _renumber({s.store_id for s in world.stores})
+    kn = _renumber(live)
+    bn = _renumber({b.backup_id for b in world.backups})
+    secrets: dict[object, int] = {}
+    names: dict[str, int] = {}
+
+    def p(value: object) -> object:
+        # Only equality between passwords matters to KMS, and the scope's pool of human
+        # passwords is symmetric (every value is alphanumeric), so passwords are renumbered by
+        # first appearance, keeping apart the ones people know and the ones KMS generated.
+        kind = "S" if isinstance(value, Secret) else "P"
+        return (kind, secrets.setdefault(value, len(secrets) + 1))
+
+    def user(u) -> tuple | None:
+        return None if u is None else (p(u.password), u.logged_in, u.locked_out, u.failed_login, u.two_factor)
+
+    anchors = {trust_anchor(old): new for old, new in cn.items()}
+    # store names only matter through equality (CREATE-03, UPDATE-06): renumbered likewise
+    stores = tuple((sn[s.store_id], names.setdefault(s.name, len(names)), cn[s.cluster_id], anchors.get(s.trust_anchor, s.trust_anchor),
+                    p(s.password), s.state, s.error_code, s.attempt_in_flight) for s in world.stores)
+    clusters = tuple(
+        (cn[c.cluster_id], c.state, cn[c.lineage],
+         # HSM identities do not matter, only how many are in which AZ and state
+         tuple(sorted((h.availability_zone, h.state) for h in c.hsms)),
+         c.subnets, c.security_group_intact, c.trust_anchor is not None, user(c.kmsuser),
+         tuple(sorted(kn[k] for k in c.key_material & live)),
+         None if c.source_backup_id is None else bn.get(c.source_backup_id, -1), c.sessions_exhausted)
+        for c in world.clusters)
+    backups = tuple((bn[b.backup_id], cn[b.source_cluster_id], cn[b.lineage], user(b.kmsuser),
+                     tuple(sorted(kn[k] for k in b.key_material & live))) for b in world.backups)
+    keys = tuple((kn[k.key_id], sn[k.store_id], k.state, k.pending_window_days) for k in world.keys)
+    return (clusters, backups, stores, keys, world.quota, world.network_fault, world.internal_fault)
+
+
+def _renumber(serials: set[int]) -> dict[int, int]:
+    return {old: new for new, old in enumerate(sorted(serials), 1)}
