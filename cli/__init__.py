@@ -1,5 +1,4 @@
-"""ckspec: a machine-checked reference for AWS KMS custom key stores backed by CloudHSM."""
+"""ckspec: a machine-checked reference for AWS KMS custom key stores backed by CloudHSM.
 
-from .main import main
-
-__all__ = ["main"]
+The model lives in :mod:`ckspec.model`; the command line in :mod:`ckspec.main`.
+"""

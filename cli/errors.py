@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -25,10 +26,11 @@ def writable_dir(path: str) -> Path:
 
 
 def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 0 (argparse names the flag in its error)."""
     try:
         value = int(text)
     except ValueError:
-        raise CliError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
-        raise CliError(f"expected a number >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
     return value

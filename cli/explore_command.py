@@ -1,6 +1,144 @@
-"""ckspec explore (placeholder)."""
+"""ckspec explore: enumerate every reachable state of a bounded scope.
+
+Without scope flags it explores the default scopes (``lifecycle`` and ``interactions``,
+see :mod:`ckspec.model.scope`); with any scope flag it explores one scope: ``lifecycle``
+with the flags applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import attrs
+
+from ckspec.model.explorer import Exploration, explore
+from ckspec.model.profiles import PROFILES
+from ckspec.model.scenarios import healthy_account
+from ckspec.model.scope import DEFAULT_SCOPES, LIFECYCLE, Scope
+from ckspec.model.world import World
+
+from .errors import CliError, positive_int
+from .output import console, print_json, progress, table
+
+_SCOPE_FLAGS = {  # flag -> Scope field
+    "stores": "stores", "clusters": "clusters", "hsms": "hsms", "zones": "zones", "keys": "keys",
+    "backups": "backups", "faults": "faults", "env_steps": "environment_steps", "depth": "depth", "quota": "quota",
+}
 
 
-def add_parser(sub):
-    p = sub.add_parser("explore", help="explore")
-    p.set_defaults(run=lambda args: 0)
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explore", help="enumerate the reachable states of a bounded scope",
+                       description=__doc__.splitlines()[0])
+    add_scope_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=run)
+
+
+def add_scope_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scope (any of these explores one scope: lifecycle with the flags applied)")
+    base = LIFECYCLE
+    g.add_argument("--stores", type=positive_int, help=f"key stores ({base.stores})")
+    g.add_argument("--clusters", type=positive_int, help=f"clusters, restored ones included ({base.clusters})")
+    g.add_argument("--hsms", type=positive_int, help=f"HSMs per cluster ({base.hsms})")
+    g.add_argument("--zones", type=positive_int, help=f"Availability Zones, 1 to 3 ({base.zones})")
+    g.add_argument("--keys", type=positive_int, help=f"KMS keys ({base.keys})")
+    g.add_argument("--backups", type=positive_int, help=f"cluster backups ({base.backups})")
+    g.add_argument("--faults", type=positive_int, help=f"environment faults at once ({base.faults})")
+    g.add_argument("--env-steps", type=_optional, help=f"environment events per path, or 'none' "
+                                                       f"({base.environment_steps})")
+    g.add_argument("--depth", type=_optional, help="steps from the start, or 'none' (none)")
+    g.add_argument("--quota", type=positive_int, help=f"key store quota ({base.quota})")
+    p.add_argument("--start", choices=("ready", "empty"), default="ready",
+                   help="ready (default): clusters set up as the docs require; empty: an empty account")
+    p.add_argument("--max-states", type=positive_int, default=2_000_000,
+                   help="stop, incomplete, after this many states (default %(default)s)")
+    p.add_argument("--profile", choices=sorted(PROFILES), default="permissive",
+                   help="which outcomes to follow (default %(default)s: every documented one)")
+
+
+_UNBOUNDED = object()
+
+
+def _optional(text: str) -> object:
+    return _UNBOUNDED if text.lower() == "none" else positive_int(text)
+
+
+def scopes_from(args: argparse.Namespace) -> tuple[Scope, ...]:
+    given = {field: getattr(args, flag) for flag, field in _SCOPE_FLAGS.items() if getattr(args, flag) is not None}
+    if not given:
+        return DEFAULT_SCOPES
+    given = {k: (None if v is _UNBOUNDED else v) for k, v in given.items()}
+    if given.get("zones", LIFECYCLE.zones) > 3:
+        raise CliError(f"--zones: the model's Region has 3 Availability Zones, got {given['zones']}")
+    try:
+        return (attrs.evolve(LIFECYCLE, name="custom", **given),)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def start_world(args: argparse.Namespace, scope: Scope) -> World:
+    if args.start == "empty":
+        return World(quota=scope.quota)
+    return healthy_account(clusters=min(scope.clusters, scope.stores), zones=scope.zones, quota=scope.quota)
+
+
+def run_explorations(args: argparse.Namespace, quiet: bool = False) -> list[Exploration]:
+    results = []
+    for scope in scopes_from(args):
+        with progress(f"exploring {scope.name}", enabled=not quiet) as update:
+            results.append(explore(scope, PROFILES[args.profile], max_states=args.max_states,
+                                   initial=start_world(args, scope),
+                                   progress=lambda done, seen: update(f"{done:,} expanded, {seen:,} seen")))
+    return results
+
+
+def combined(results: list[Exploration]) -> dict[str, object]:
+    """The report: totals over the scopes explored, and each scope's own numbers."""
+    states = [s for r in results for s in r.connection_states]
+    codes = [c for r in results for c in r.error_codes]
+    order_states = [s for r in results for s in r.connection_states + r.missing_connection_states]
+    order_codes = [c for r in results for c in r.error_codes + r.missing_error_codes]
+    return {
+        "states": sum(r.states for r in results),
+        "transitions": sum(r.transitions for r in results),
+        "connection_states": sorted(set(states), key=order_states.index),
+        "error_codes": sorted(set(codes), key=order_codes.index),
+        "key_states": sorted({k for r in results for k in r.key_states}),
+        "dead_ends": sum(r.dead_ends for r in results),
+        "complete": all(r.complete for r in results),
+        "missing_connection_states": sorted(set(order_states) - set(states), key=order_states.index),
+        "missing_error_codes": sorted(set(order_codes) - set(codes), key=order_codes.index),
+        "seconds": round(sum(r.seconds for r in results), 3),
+        "scopes": [r.as_dict() for r in results],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    results = run_explorations(args, quiet=args.json)
+    report = combined(results)
+    if args.json:
+        print_json(report)
+    else:
+        show(results, report)
+    return 0 if report["complete"] else 1
+
+
+def show(results: list[Exploration], report: dict[str, object]) -> None:
+    for r in results:
+        console.print(f"[bold]scope[/bold] {r.scope.describe()}")
+    rows = [[r.scope.name, f"{r.states:,}", f"{r.transitions:,}", f"{len(r.connection_states)}/5",
+             f"{len(r.error_codes)}/10", f"{len(r.key_states)}/4", r.dead_ends,
+             "yes" if r.complete else "NO", f"{r.seconds:.2f}"] for r in results]
+    if len(results) > 1:
+        rows.append(["all", f"{report['states']:,}", f"{report['transitions']:,}",
+                     f"{len(report['connection_states'])}/5", f"{len(report['error_codes'])}/10",
+                     f"{len(report['key_states'])}/4", report["dead_ends"],
+                     "yes" if report["complete"] else "NO", f"{report['seconds']:.2f}"])
+    table("Exploration", ["scope", "states", "transitions", "conn. states", "error codes", "key states",
+                          "dead ends", "complete", "s"], rows)
+    missing = report["missing_connection_states"] + report["missing_error_codes"]
+    if missing:
+        console.print("not reached: " + ", ".join(missing))
+    for r in results:
+        if r.dead_end_example:
+            console.print(f"a path to a dead end ({r.scope.name}): " + " -> ".join(r.dead_end_example))

@@ -11,8 +11,12 @@ permissive profile) finds
   CONNECTED (spec section 1.2) without new faults, without deleting anything, and without
   relying on documented alternatives (outcomes with ``alt`` set).
 
-Ties between shortest paths go to the first found in :func:`moves.moves` order (KMS calls,
-then internal events, then environment events).
+Search policy, stated once: ties between shortest paths go to the first found in
+:func:`moves.moves` order (KMS calls, internal events, environment events), except that the
+failure search tries environment events first, so that a failure is caused by the
+environment (the conditions of spec section 1.2) wherever a path of the same length allows
+it. Both searches leave out environment events while a connection attempt is in flight and
+events on clusters outside the store's certificate lineage (see :func:`_relevant`).
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from .moves import moves
 from .profiles import PERMISSIVE
 from .scenarios import Driver, healthy_account
 from .scope import Scope
-from .world import World
+from .world import ABSENT, World
 
-#: Pools of the failure search: one store, a second cluster (for a restore), one backup, one fault.
-FAILURE_SCOPE = Scope(stores=1, clusters=2, keys=0, backups=1, faults=1, names=("store-a",))
+#: Pools of the failure search: one store, a second cluster (for a restore), one backup, one
+#: fault, and one new password a person may choose (KMS's own is rotated away at the start).
+FAILURE_SCOPE = Scope(stores=1, clusters=2, keys=0, backups=1, faults=1, names=("store-a",),
+                      passwords=("n3wPassw0rd",))
 #: The recovery search adds no fault: moves() withholds every fault event under faults=0.
 RECOVERY_SCOPE = attrs.evolve(FAILURE_SCOPE, faults=0)
 #: Environment events a recovery never uses: it repairs and restores, it deletes nothing.
@@ -55,15 +61,25 @@ class Step:
     response: str
     #: the store's ConnectionState after the step (ABSENT if it no longer exists)
     state: str
+    #: the store's ConnectionErrorCode after the step (None unless FAILED)
+    error_code: str | None
     rules: tuple[str, ...]
 
 
 @functools.cache
 def start() -> tuple[World, int]:
-    """The healthy account with one DISCONNECTED key store, and that store's serial."""
+    """The healthy account with one key store, connected once and disconnected, and its serial.
+
+    Connecting once matters: KMS then holds a kmsuser password that only it knows
+    (CONNECT-05, CONNECT-11), which is what the guide's fixes assume. From a store that never
+    connected, KMS still holds the password the user chose, so resetting kmsuser to it is as
+    short a fix as UpdateCustomKeyStore (INVALID_CREDENTIALS, USER_LOCKED_OUT, USER_NOT_FOUND).
+    """
     driver = Driver(healthy_account())
-    serial = ids.parse_store_id(driver.create_store())
-    return driver.world, serial
+    store_id = driver.create_store()
+    driver.connect(store_id)
+    driver.disconnect(store_id)
+    return driver.world, ids.parse_store_id(store_id)
 
 
 def failure_path(code: str) -> tuple[Step, ...]:
@@ -98,19 +114,50 @@ def _paths(code: str) -> tuple[tuple[Outcome, ...], tuple[Outcome, ...]]:
 
 def _failure_successors(serial: int) -> Callable[[World], Iterator[Outcome]]:
     def successors(world: World) -> Iterator[Outcome]:
-        for action in moves(world, FAILURE_SCOPE):
-            yield from (o for o in outcomes(world, action, PERMISSIVE) if o.world.store(serial) is not None)
+        for action in sorted(moves(world, FAILURE_SCOPE), key=lambda a: not isinstance(a, Environment)):
+            if _relevant(world, serial, action):
+                yield from (o for o in outcomes(world, action, PERMISSIVE) if o.world.store(serial) is not None)
     return successors
 
 
 def _recovery_successors(serial: int) -> Callable[[World], Iterator[Outcome]]:
     def successors(world: World) -> Iterator[Outcome]:
         for action in moves(world, RECOVERY_SCOPE):
-            if isinstance(action, Environment) and action.event in DESTRUCTIVE:
-                continue
-            yield from (o for o in outcomes(world, action, PERMISSIVE)
-                        if o.alt is None and o.world.store(serial) is not None)
+            destructive = isinstance(action, Environment) and action.event in DESTRUCTIVE
+            if _relevant(world, serial, action) and not destructive:
+                yield from (o for o in outcomes(world, action, PERMISSIVE)
+                            if o.alt is None and o.world.store(serial) is not None)
     return successors
+
+
+def _relevant(world: World, serial: int, action: Action) -> bool:
+    """Which environment events the searches try.
+
+    * None while a connection attempt is in flight: a path never depends on racing KMS's
+      asynchronous attempt (the user changes the world, then connects and waits).
+    * None on clusters (and backups) outside the store's certificate lineage: the store can
+      never use such a cluster (UPDATE-07, CL-05), so these events would only lengthen paths.
+    """
+    if not isinstance(action, Environment):
+        return True
+    store = world.store(serial)
+    if store.attempt_in_flight:
+        return False
+    anchor = store.trust_anchor
+    if action.event == "create_cluster":
+        return False  # a new cluster starts a new lineage (CL-06)
+    first = _parameters(action.event)[:1]
+    if first == ["cluster_id"]:
+        return ids.trust_anchor(world.cluster(action.args[0]).lineage) == anchor
+    if first == ["backup_id"]:
+        return ids.trust_anchor(world.backup(action.args[0]).lineage) == anchor
+    return True
+
+
+@functools.cache
+def _parameters(event: str) -> list[str]:
+    """The argument names of an environment event (after the world)."""
+    return list(inspect.signature(getattr(environment, event)).parameters)[1:]
 
 
 @functools.cache
@@ -168,7 +215,8 @@ def _step(outcome: Outcome, serial: int) -> Step:
         kind="call" if isinstance(outcome.action, Call) else "environment" if isinstance(
             outcome.action, Environment) else "internal",
         response=outcome.response.summary() if outcome.response is not None else "-",
-        state=store.state.value if store is not None else "ABSENT",
+        state=store.state.value if store is not None else ABSENT,
+        error_code=store.error_code if store is not None else None,
         rules=outcome.rules,
     )
 
@@ -177,6 +225,6 @@ def describe_action(action: Action) -> str:
     """The action's repr, with every password argument of an environment event redacted."""
     if not isinstance(action, Environment):
         return repr(action)  # Call and Internal reprs already redact KeyStorePassword
-    names = list(inspect.signature(getattr(environment, action.event)).parameters)[1:]
+    names = _parameters(action.event)
     args = ("<redacted>" if "password" in name else repr(arg) for name, arg in zip(names, action.args))
     return f"{action.event}({', '.join(args)})"

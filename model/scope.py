@@ -18,6 +18,7 @@ def _at_least(low: int):
 
 @attrs.frozen
 class Scope:
+    name: str = "custom"
     stores: int = attrs.field(default=2, validator=_at_least(1))
     clusters: int = attrs.field(default=2, validator=_at_least(1))
     hsms: int = attrs.field(default=2, validator=_at_least(0))
@@ -38,12 +39,26 @@ class Scope:
     passwords: tuple[str, ...] = ("kmsPassw0rd", "n3wPassw0rd")
 
     def describe(self) -> str:
-        return (f"{self.stores} stores, {self.clusters} clusters, {self.hsms} HSMs per cluster in {self.zones} AZs, "
-                f"{self.keys} keys, {self.backups} backups, {self.faults} simultaneous faults, quota {self.quota}, "
-                f"{len(self.names)} names, {len(self.passwords)} passwords")
+        steps = "unbounded" if self.environment_steps is None else self.environment_steps
+        depth = "" if self.depth is None else f", depth {self.depth}"
+        return (f"{self.name}: {self.stores} stores, {self.clusters} clusters, {self.hsms} HSMs per cluster in {self.zones} AZs, "
+                f"{self.keys} keys, {self.backups} backups, {self.faults} faults at once, {steps} environment "
+                f"events per path{depth}, quota {self.quota}, {len(self.names)} names, {len(self.passwords)} passwords")
 
     def as_dict(self) -> dict[str, object]:
         d = attrs.asdict(self)
         d["names"] = list(self.names)
         d["passwords"] = len(self.passwords)
         return d
+
+
+#: The default exploration: two scopes that together complete in seconds on a 2-core machine.
+#: "lifecycle" follows one key store through every environment event (all five connection
+#: states and all ten error codes are reachable in it); "interactions" puts two stores on
+#: two clusters side by side (names, cluster lineages, keys) with the environment held ready.
+#: Larger scopes are a flag away; bench/RESULTS.md has their measured sizes and times.
+LIFECYCLE = Scope(name="lifecycle", stores=1, clusters=1, hsms=2, zones=2, keys=1, backups=0, faults=1,
+                  environment_steps=3)
+INTERACTIONS = Scope(name="interactions", stores=2, clusters=2, hsms=2, zones=2, keys=1, backups=1, faults=0,
+                     environment_steps=0)
+DEFAULT_SCOPES = (LIFECYCLE, INTERACTIONS)
