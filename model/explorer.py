@@ -80,6 +80,7 @@ def explore(
     queue = deque([0])
     complete = True
     frontier = 0
+    partial: set[int] = set()  # expanded, but some successors were dropped at the state limit
     while queue:
         current = queue.popleft()
         world = worlds[current]
@@ -89,6 +90,7 @@ def explore(
         if scope.depth is not None and depth[current] >= scope.depth:
             successors.append([])
             frontier += 1
+            partial.add(current)
             continue
         for action in moves(world, scope, environment=budget is None or used < budget):
             spent = used + isinstance(action, Environment)
@@ -102,6 +104,7 @@ def explore(
                 if target is None:
                     if max_states is not None and len(worlds) >= max_states:
                         complete = False
+                        partial.add(current)
                         continue
                     target = index[key] = len(worlds)
                     worlds.append(outcome.world)
@@ -113,9 +116,10 @@ def explore(
         successors.append(out)
         if progress and current % 500 == 0:
             progress(len(successors), len(worlds))
+    expanded = len(successors)
     while len(successors) < len(worlds):  # states cut off by max_states were not expanded
         successors.append([])
-    stuck = _dead_ends(worlds, successors)
+    stuck = _dead_ends(worlds, successors, partial | set(range(expanded, len(worlds))))
     example = _path_to(parent, min(stuck)) if stuck else ()
     all_states = tuple(s.value for s in ConnectionState)
     return Exploration(
@@ -147,13 +151,16 @@ def _settled(world: World) -> bool:
     return all(s.state is ConnectionState.DISCONNECTED for s in world.stores)
 
 
-def _dead_ends(worlds: list[World], successors: list[list[int]]) -> list[int]:
-    """States that cannot reach a state where every store is DISCONNECTED (or deleted)."""
+def _dead_ends(worlds: list[World], successors: list[list[int]], unknown: set[int]) -> list[int]:
+    """States that cannot reach a state where every store is DISCONNECTED (or deleted).
+
+    States the search did not expand (a state limit or depth bound cut it short) have unknown
+    successors; they are given the benefit of the doubt rather than reported as dead ends."""
     predecessors: list[list[int]] = [[] for _ in worlds]
     for source, targets in enumerate(successors):
         for t in targets:
             predecessors[t].append(source)
-    good = [_settled(w) for w in worlds]
+    good = [_settled(w) or i in unknown for i, w in enumerate(worlds)]
     queue = deque(i for i, g in enumerate(good) if g)
     while queue:
         for p in predecessors[queue.popleft()]:

@@ -229,3 +229,21 @@ def test_create_key_with_broken_security_group():
     d.profile = PERMISSIVE
     outs = d.possible("CreateKey", CustomKeyStoreId=sid, Origin="AWS_CLOUDHSM")
     assert "CloudHsmClusterInvalidConfigurationException" in _errors(outs)
+
+
+def test_crypto_fails_with_internal_error_when_pkcs11_sessions_are_exhausted():
+    """CRYPTO-04: with no free PKCS #11 session in the cluster, a crypto call fails with KMSInternalException
+    (retry with backoff); once sessions are free again it succeeds, and the store stays CONNECTED throughout."""
+    from ckspec.model import Driver, healthy_account
+
+    d = Driver(healthy_account())
+    store = d.create_store()
+    d.connect(store)
+    key = d.call("CreateKey", CustomKeyStoreId=store, Origin="AWS_CLOUDHSM").response.body["KeyMetadata"]["KeyId"]
+    d.env("sessions_exhausted", d.cluster_serial())
+    failed = d.call("Encrypt", KeyId=key, Plaintext=b"data")
+    assert failed.response.error == "KMSInternalException"
+    assert "CRYPTO-04" in failed.rules
+    assert d.store_state(store) == "CONNECTED"
+    d.env("sessions_freed", d.cluster_serial())
+    assert d.call("Encrypt", KeyId=key, Plaintext=b"data").response.ok

@@ -1,0 +1,385 @@
+"""State diagrams generated from the model: never drawn by hand.
+
+* :func:`connection_states`: one key store's ConnectionState diagram, one edge per Branch of
+  every store operation in :data:`transitions.OPERATIONS`, and per state a note listing the
+  errors (Check rows) a call can get there.
+* :func:`key_states`: a KMS key's own states, from the key operations, CreateKey and
+  KeyDeletionCompletes, with the visible-state rule (KS-02, KS-03) computed from
+  :func:`responses.visible_key_state`.
+* :func:`recovery`: per ConnectionErrorCode, the failure path (grey) and the recovery path
+  (bold) that :mod:`recovery` finds by search.
+
+Each diagram is a small graph value, rendered as DOT (:func:`to_dot`), Mermaid
+(:func:`to_mermaid`) and SVG (:func:`to_svg`, through graphviz's ``dot``). The output is
+deterministic: table order, sorted sets, no timestamps, no paths.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import attrs
+
+from . import recovery as rec
+from .aws_service import CLOUDHSM_ERROR_CODES, ConnectionState
+from .responses import visible_key_state
+from .transitions import OPERATIONS, Branch, Check, Operation
+from .world import ABSENT, Key, KeyStore, World
+
+DOT_MISSING = "graphviz 'dot' not found: wrote DOT and Mermaid only; install it with: apt-get install graphviz"
+STORE_STATES = (ABSENT, "DISCONNECTED", "CONNECTING", "CONNECTED", "DISCONNECTING", "FAILED")
+KEY_STATES = ("Enabled", "Disabled", "PendingDeletion")
+NO_KEY, DELETED = "NoKey", "Deleted"
+
+
+@attrs.frozen
+class Node:
+    id: str
+    label: str
+    #: "state", "start" (no key store / no key), "end" (deleted, recovered) or "note"
+    kind: str = "state"
+
+
+@attrs.frozen
+class Edge:
+    source: str
+    target: str
+    label: str
+    #: "solid", "dashed" (internal event), "grey" (failure path) or "bold" (recovery path)
+    style: str = "solid"
+
+
+@attrs.frozen
+class Diagram:
+    name: str
+    title: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    #: (state id, text): errors and rules attached to a state
+    notes: tuple[tuple[str, str], ...] = ()
+    #: a linear chain (recovery) is drawn as a Mermaid flowchart, the others as state diagrams
+    chain: bool = False
+
+
+# --- labels ------------------------------------------------------------------------------------
+
+
+def _rules(rules: tuple[str, ...], first: int = 2) -> str:
+    return ", ".join(rules[:first]) + (" …" if len(rules) > first else "")
+
+
+def _wrap(text: str, width: int = 46) -> list[str]:
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+
+
+def branch_label(op: Operation, branch: Branch, guard: bool = True) -> str:
+    """``op: branch``, then [guard], / effects, ConnectionErrorCode, rule IDs and (AMB-nn alt)."""
+    lines = [f"{op.name}: {branch.name}"]
+    if guard and branch.when.text() != "always":
+        lines += _wrap(f"[{branch.when.text()}]")
+    if branch.effects:
+        lines += _wrap("/ " + ", ".join(branch.effects))
+    if branch.error_code and branch.error_code not in branch.name:
+        lines.append(f"ConnectionErrorCode {branch.error_code}")
+    lines.append(_rules(branch.rules) + (f" ({branch.alt} alt)" if branch.alt else ""))
+    return "\n".join(lines)
+
+
+def _state(value: object) -> str:
+    return getattr(value, "value", value)
+
+
+def _error_note(ops: list[Operation], state: str) -> str:
+    """One line per operation: ``Op → Error, Error`` for the Check rows that apply in ``state``."""
+    lines = []
+    for op in ops:
+        errors = sorted({c.error.removesuffix("Exception") + (f" ({c.alt} alt)" if c.alt else "")
+                         for c in op.checks if state in c.states})
+        if errors:
+            lines += _wrap(f"{op.name} → {', '.join(errors)}", 60)
+    return "\n".join(["errors:"] + lines) if lines else ""
+
+
+# --- the connection-state diagram --------------------------------------------------------------
+
+
+def store_operations() -> list[Operation]:
+    """The operations whose rows speak about a key store's ConnectionState."""
+    return [op for op in OPERATIONS.values() if op.subject in ("store", "new_store")]
+
+
+def store_edges() -> list[tuple[Operation, Branch, str, str]]:
+    """(operation, branch, from, to) for every Branch and each state it applies in."""
+    found = []
+    for op in store_operations():
+        for branch in op.branches:
+            for state in sorted(branch.states, key=STORE_STATES.index):
+                found.append((op, branch, state, state if branch.target is None else _state(branch.target)))
+    return found
+
+
+def connection_states() -> Diagram:
+    nodes = tuple(Node(s, "no key store" if s == ABSENT else s, "start" if s == ABSENT else "state")
+                  for s in STORE_STATES)
+    edges = tuple(Edge(src, dst, branch_label(op, br), "dashed" if op.kind == "internal" else "solid")
+                  for op, br, src, dst in store_edges())
+    notes = tuple((s, note) for s in STORE_STATES if (note := _error_note(store_operations(), s)))
+    title = ("Custom key store ConnectionState (generated from model/transitions.py; "
+             "dashed: internal event; alt: documented alternative)")
+    return Diagram("connection-states", title, nodes, edges, notes)
+
+
+# --- the key-state diagram ---------------------------------------------------------------------
+
+
+def _key_target(branch: Branch, state: str) -> str:
+    if branch.target is None:
+        return state
+    return DELETED if branch.target == ABSENT else _state(branch.target)
+
+
+def _key_creation_edges() -> list[Edge]:
+    """CreateKey's branches that create a key: from "no key" to a new key's state."""
+    new_state = attrs.fields(Key).state.default
+    return [Edge(NO_KEY, new_state, branch_label(op, br) + "\nwhen the store is " + ", ".join(sorted(br.states)))
+            for op in OPERATIONS.values() for br in op.branches if "create_key" in br.effects]
+
+
+def _key_edges() -> list[Edge]:
+    edges = _key_creation_edges()
+    for op in (op for op in OPERATIONS.values() if op.subject == "key"):
+        style = "dashed" if op.kind == "internal" else "solid"
+        for br in op.branches:
+            edges += [Edge(s, _key_target(br, s), branch_label(op, br), style) for s in KEY_STATES if s in br.states]
+    return edges
+
+
+def visible_state_note() -> str:
+    """The KeyState DescribeKey shows for each own state and store state, computed by
+    :func:`responses.visible_key_state` (KS-02, KS-03)."""
+    lines = ["DescribeKey shows (KS-02, KS-03):"]
+    for key_state in KEY_STATES:
+        shown: dict[str, list[str]] = {}
+        for store_state in STORE_STATES[1:]:
+            store = KeyStore(1, "store-a", 1, "anchor", "password", state=ConnectionState(store_state))
+            world = World(stores=(store,), keys=(Key(2, 1, state=key_state),))
+            shown.setdefault(visible_key_state(world, world.keys[0]), []).append(store_state)
+        lines += [f"{key_state} → {visible} while the store is {', '.join(states)}"
+                  for visible, states in shown.items()]
+    return "\n".join(lines)
+
+
+def key_states() -> Diagram:
+    nodes = (Node(NO_KEY, "no key", "start"), *(Node(s, s) for s in KEY_STATES), Node(DELETED, "deleted", "end"))
+    key_ops = [op for op in OPERATIONS.values() if op.subject == "key"]
+    notes = [(s, note) for s in KEY_STATES if (note := _error_note(key_ops, s))]
+    notes.append((NO_KEY, visible_state_note()))
+    title = "KMS key in a CloudHSM key store: its own KeyState (generated from model/transitions.py)"
+    return Diagram("key-states", title, nodes, tuple(_key_edges()), tuple(notes))
+
+
+# --- recovery diagrams -------------------------------------------------------------------------
+
+
+def _step_node(index: int, step: rec.Step | None) -> Node:
+    if step is None:
+        return Node("s0", "DISCONNECTED\n(connected once)", "start")
+    label = step.state + (f"\n{step.error_code}" if step.error_code else "")
+    return Node(f"s{index}", label, "end" if step.state == "CONNECTED" else "state")
+
+
+def _step_label(step: rec.Step) -> str:
+    lines = _wrap(step.action, 60)
+    if step.response != "-":
+        lines.append(step.response)
+    return "\n".join(lines + [_rules(step.rules)])
+
+
+def recovery(code: str) -> Diagram:
+    failure, repair = rec.failure_path(code), rec.recovery_path(code)
+    steps = failure + repair
+    nodes = (_step_node(0, None), *(_step_node(i + 1, s) for i, s in enumerate(steps)))
+    edges = tuple(Edge(f"s{i}", f"s{i + 1}", _step_label(s), "grey" if i < len(failure) else "bold")
+                  for i, s in enumerate(steps))
+    title = f"{code}: failure (grey, {len(failure)} steps) and recovery (bold, {len(repair)} steps), found by search"
+    return Diagram(recovery_name(code), title, nodes, edges, chain=True)
+
+
+def recovery_name(code: str) -> str:
+    return "recovery-" + code.lower().replace("_", "-")
+
+
+# --- DOT ---------------------------------------------------------------------------------------
+
+_DOT_NODE = {"state": "", "start": ", shape=oval", "end": ", peripheries=2", "note": ""}
+_DOT_EDGE = {"solid": "", "dashed": ", style=dashed", "grey": ", color=grey55, fontcolor=grey45",
+             "bold": ", penwidth=2.5"}
+
+
+def _dot_string(text: str, left: bool = False) -> str:
+    """A DOT double-quoted string; ``left`` justifies every line to the left (notes)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", "\\l") + "\\l" if left else escaped.replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def drawn_edges(diagram: Diagram) -> list[Edge]:
+    """The edges as drawn: the self-loops of one state and style merge into one loop whose
+    label keeps each branch's block (graphviz and Mermaid overlap nested loops' labels)."""
+    loops: dict[tuple[str, str], list[str]] = {}
+    for e in diagram.edges:
+        if e.source == e.target:
+            loops.setdefault((e.source, e.style), []).append(e.label)
+    merged = [Edge(node, node, "\n\n".join(labels), style) for (node, style), labels in loops.items()]
+    return [e for e in diagram.edges if e.source != e.target] + merged
+
+
+def to_dot(diagram: Diagram) -> str:
+    lines = [
+        f"digraph {_dot_string(diagram.name)} {{",
+        f"  graph [label={_dot_string(diagram.title)}, labelloc=t, fontname=Helvetica, fontsize=13, "
+        f"rankdir={'TB' if diagram.chain else 'LR'}, nodesep=0.35, ranksep=0.5];",
+        "  node [fontname=Helvetica, fontsize=11, shape=box, style=rounded];",
+        "  edge [fontname=Helvetica, fontsize=8];",
+    ]
+    lines += [f"  {_dot_string(n.id)} [label={_dot_string(n.label)}{_DOT_NODE[n.kind]}];" for n in diagram.nodes]
+    for target, text in diagram.notes:
+        note = f"note-{target}"
+        lines.append(f"  {_dot_string(note)} [label={_dot_string(text, left=True)}, shape=note, style=filled, "
+                     "fillcolor=lightyellow, fontsize=8];")
+        lines.append(f"  {_dot_string(target)} -> {_dot_string(note)} [style=dotted, arrowhead=none];")
+    lines += [f"  {_dot_string(e.source)} -> {_dot_string(e.target)} [label={_dot_string(e.label)}"
+              f"{_DOT_EDGE[e.style]}{_loop_ports(e)}];" for e in drawn_edges(diagram)]
+    return "\n".join(lines + ["}"]) + "\n"
+
+
+def _loop_ports(edge: Edge) -> str:
+    """Internal events loop below a state, calls above it."""
+    if edge.source != edge.target:
+        return ""
+    port = "s" if edge.style == "dashed" else "n"
+    return f", tailport={port}, headport={port}"
+
+
+def to_svg(dot_text: str) -> bytes | None:
+    """The SVG rendering by graphviz's ``dot``, or None when ``dot`` is not installed."""
+    binary = shutil.which("dot")
+    if binary is None:
+        return None
+    return subprocess.run([binary, "-Tsvg"], input=dot_text.encode(), capture_output=True, check=True).stdout
+
+
+# --- Mermaid -----------------------------------------------------------------------------------
+
+#: Characters Mermaid could read as syntax, written as its #code; entities.
+_MERMAID_ESCAPES = {c: f"#{ord(c)};" for c in '#"<>:;|`%&\\'}
+
+
+def mermaid_text(text: str) -> str:
+    """``text`` safe inside a Mermaid label: syntax characters as entities, newlines as <br>."""
+    return "<br>".join("".join(_MERMAID_ESCAPES.get(c, c) for c in line) for line in text.split("\n"))
+
+
+def to_mermaid(diagram: Diagram) -> str:
+    header = ["---", f"title: {json.dumps(diagram.title)}", "---"]  # a YAML double-quoted string
+    body = _mermaid_chain(diagram) if diagram.chain else _mermaid_states(diagram)
+    return "\n".join(header + body) + "\n"
+
+
+def _mermaid_states(diagram: Diagram) -> list[str]:
+    lines = ["stateDiagram-v2"]
+    lines += [f'    state "{mermaid_text(n.label)}" as {n.id}' for n in diagram.nodes]
+    lines += [f"    {e.source} --> {e.target} : {mermaid_text(_mermaid_edge_label(e))}" for e in drawn_edges(diagram)]
+    lines += [f"    note right of {target} : {mermaid_text(text)}" for target, text in diagram.notes]
+    return lines
+
+
+def _mermaid_edge_label(edge: Edge) -> str:
+    """Mermaid state diagrams have no dashed transitions: internal events say so in words."""
+    return "(internal event)\n" + edge.label if edge.style == "dashed" else edge.label
+
+
+def _mermaid_chain(diagram: Diagram) -> list[str]:
+    lines = ["flowchart TB"]
+    lines += [f'    {n.id}["{mermaid_text(n.label)}"]' for n in diagram.nodes]
+    lines += [f'    {e.source} -->|"{mermaid_text(e.label)}"| {e.target}' for e in diagram.edges]
+    for style, css in (("grey", "stroke:grey,color:grey"), ("bold", "stroke-width:3px")):
+        indexes = [str(i) for i, e in enumerate(diagram.edges) if e.style == style]
+        if indexes:
+            lines.append(f"    linkStyle {','.join(indexes)} {css}")
+    return lines
+
+
+# --- writing everything ------------------------------------------------------------------------
+
+
+def all_diagrams() -> list[Diagram]:
+    return [connection_states(), key_states(), *(recovery(code) for code in CLOUDHSM_ERROR_CODES)]
+
+
+def write_all(out_dir: Path | str) -> list[Path]:
+    """Write every diagram as .dot, .mmd and .svg, plus recovery.md; return the files written.
+    Without graphviz's ``dot`` the SVGs are skipped and one warning line goes to stderr."""
+    out = Path(out_dir)
+    written: list[Path] = []
+    svg_missing = False
+    for diagram in all_diagrams():
+        dot_text = to_dot(diagram)
+        written.append(_write(out / f"{diagram.name}.dot", dot_text))
+        written.append(_write(out / f"{diagram.name}.mmd", to_mermaid(diagram)))
+        svg = to_svg(dot_text)
+        svg_missing = svg_missing or svg is None
+        if svg is not None:
+            written.append(_write(out / f"{diagram.name}.svg", svg))
+    written.append(_write(out / "recovery.md", recovery_markdown()))
+    if svg_missing:
+        print(DOT_MISSING, file=sys.stderr)
+    return written
+
+
+def _write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+# --- the Markdown page -------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(steps: tuple[rec.Step, ...]) -> list[str]:
+    lines = ["| # | action | kind | response | store state | rules |", "| --- | --- | --- | --- | --- | --- |"]
+    for i, s in enumerate(steps, 1):
+        state = s.state + (f" ({s.error_code})" if s.error_code else "")
+        lines.append(f"| {i} | `{_md_cell(s.action)}` | {s.kind} | {s.response} | {state} | {', '.join(s.rules)} |")
+    return lines
+
+
+def recovery_markdown() -> str:
+    lines = [
+        "# Failure and recovery paths per ConnectionErrorCode",
+        "",
+        "Generated by `ckspec diagrams` from `model/recovery.py`: breadth-first searches over the",
+        "executable model, not hand-written recipes. The store starts DISCONNECTED after one successful",
+        "connection (so KMS holds a kmsuser password only it knows, CONNECT-11). The failure path is a",
+        "shortest way to FAILED with the code among the failures the store can recover from; the recovery",
+        "path is a shortest way back to CONNECTED with no new fault, no deletion and no documented",
+        "alternative outcome. See spec sections 1.2 and 2.4.",
+        "",
+    ]
+    for code in CLOUDHSM_ERROR_CODES:
+        failure, repair = rec.failure_path(code), rec.recovery_path(code)
+        lines += [f"## {code}", "", f"Failure ({len(failure)} steps):", "", *_md_table(failure), "",
+                  f"Recovery ({len(repair)} steps):", "", *_md_table(repair), "",
+                  "```mermaid", to_mermaid(recovery(code)).rstrip("\n"), "```", ""]
+    return "\n".join(lines)
