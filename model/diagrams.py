@@ -16,6 +16,7 @@ deterministic: table order, sorted sets, no timestamps, no paths.
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ DOT_MISSING = "graphviz 'dot' not found: wrote DOT and Mermaid only; install it 
 STORE_STATES = (ABSENT, "DISCONNECTED", "CONNECTING", "CONNECTED", "DISCONNECTING", "FAILED")
 KEY_STATES = ("Enabled", "Disabled", "PendingDeletion")
 NO_KEY, DELETED = "NoKey", "Deleted"
+NOTES_TITLE = "errors a call can get in this state (Check rows)"
 
 
 @attrs.frozen
@@ -60,7 +62,7 @@ class Diagram:
     title: str
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
-    #: (state id, text): errors and rules attached to a state
+    #: (state id, text): the errors (Check rows) a call can get in that state
     notes: tuple[tuple[str, str], ...] = ()
     #: a linear chain (recovery) is drawn as a Mermaid flowchart, the others as state diagrams
     chain: bool = False
@@ -79,7 +81,7 @@ def _wrap(text: str, width: int = 46) -> list[str]:
 
 def branch_label(op: Operation, branch: Branch, guard: bool = True) -> str:
     """``op: branch``, then [guard], / effects, ConnectionErrorCode, rule IDs and (AMB-nn alt)."""
-    lines = [f"{op.name}: {branch.name}"]
+    lines = [op.name if branch.name == op.name else f"{op.name}: {branch.name}"]
     if guard and branch.when.text() != "always":
         lines += _wrap(f"[{branch.when.text()}]")
     if branch.effects:
@@ -101,8 +103,8 @@ def _error_note(ops: list[Operation], state: str) -> str:
         errors = sorted({c.error.removesuffix("Exception") + (f" ({c.alt} alt)" if c.alt else "")
                          for c in op.checks if state in c.states})
         if errors:
-            lines += _wrap(f"{op.name} → {', '.join(errors)}", 60)
-    return "\n".join(["errors:"] + lines) if lines else ""
+            lines += _wrap(f"{op.name} → {', '.join(errors)}", 64)
+    return "\n".join(lines)
 
 
 # --- the connection-state diagram --------------------------------------------------------------
@@ -159,28 +161,28 @@ def _key_edges() -> list[Edge]:
     return edges
 
 
-def visible_state_note() -> str:
-    """The KeyState DescribeKey shows for each own state and store state, computed by
+def visible_state(key_state: str) -> str:
+    """What DescribeKey shows for a key in ``key_state``, by the store's state: computed by
     :func:`responses.visible_key_state` (KS-02, KS-03)."""
-    lines = ["DescribeKey shows (KS-02, KS-03):"]
-    for key_state in KEY_STATES:
-        shown: dict[str, list[str]] = {}
-        for store_state in STORE_STATES[1:]:
-            store = KeyStore(1, "store-a", 1, "anchor", "password", state=ConnectionState(store_state))
-            world = World(stores=(store,), keys=(Key(2, 1, state=key_state),))
-            shown.setdefault(visible_key_state(world, world.keys[0]), []).append(store_state)
-        lines += [f"{key_state} → {visible} while the store is {', '.join(states)}"
-                  for visible, states in shown.items()]
-    return "\n".join(lines)
+    shown: dict[str, list[str]] = {}
+    for store_state in STORE_STATES[1:]:
+        store = KeyStore(1, "store-a", 1, "anchor", "password", state=ConnectionState(store_state))
+        world = World(stores=(store,), keys=(Key(2, 1, state=key_state),))
+        shown.setdefault(visible_key_state(world, world.keys[0]), []).append(store_state)
+    other = {v: s for v, s in shown.items() if v != key_state}
+    if not other:
+        return f"shown as {key_state} in every store state"
+    return "\n".join(f"shown as {v} while the store is\n{', '.join(s)}" for v, s in other.items())
 
 
 def key_states() -> Diagram:
-    nodes = (Node(NO_KEY, "no key", "start"), *(Node(s, s) for s in KEY_STATES), Node(DELETED, "deleted", "end"))
+    nodes = (Node(NO_KEY, "no key", "start"), *(Node(s, f"{s}\n{visible_state(s)}") for s in KEY_STATES),
+             Node(DELETED, "deleted", "end"))
     key_ops = [op for op in OPERATIONS.values() if op.subject == "key"]
-    notes = [(s, note) for s in KEY_STATES if (note := _error_note(key_ops, s))]
-    notes.append((NO_KEY, visible_state_note()))
-    title = "KMS key in a CloudHSM key store: its own KeyState (generated from model/transitions.py)"
-    return Diagram("key-states", title, nodes, tuple(_key_edges()), tuple(notes))
+    notes = tuple((s, note) for s in KEY_STATES if (note := _error_note(key_ops, s)))
+    title = ("KMS key in a CloudHSM key store: its own KeyState, and what DescribeKey shows (KS-02, KS-03) "
+             "(generated from model/transitions.py)")
+    return Diagram("key-states", title, nodes, tuple(_key_edges()), notes)
 
 
 # --- recovery diagrams -------------------------------------------------------------------------
@@ -229,14 +231,23 @@ def _dot_string(text: str, left: bool = False) -> str:
 
 
 def drawn_edges(diagram: Diagram) -> list[Edge]:
-    """The edges as drawn: the self-loops of one state and style merge into one loop whose
-    label keeps each branch's block (graphviz and Mermaid overlap nested loops' labels)."""
-    loops: dict[tuple[str, str], list[str]] = {}
+    """The edges as drawn: a state's self-loops merge into one loop whose label keeps each
+    branch's block (graphviz and Mermaid overlap the labels of nested loops). Internal events
+    in a merged loop are marked "(internal event)"; the loop is dashed only if all are."""
+    loops: dict[str, list[Edge]] = {}
     for e in diagram.edges:
         if e.source == e.target:
-            loops.setdefault((e.source, e.style), []).append(e.label)
-    merged = [Edge(node, node, "\n\n".join(labels), style) for (node, style), labels in loops.items()]
+            loops.setdefault(e.source, []).append(e)
+    merged = []
+    for node, edges in loops.items():
+        dashed = all(e.style == "dashed" for e in edges)
+        labels = [e.label if dashed or e.style != "dashed" else _internal_label(e) for e in edges]
+        merged.append(Edge(node, node, "\n\n".join(labels), "dashed" if dashed else edges[0].style))
     return [e for e in diagram.edges if e.source != e.target] + merged
+
+
+def _internal_label(edge: Edge) -> str:
+    return "(internal event) " + edge.label
 
 
 def to_dot(diagram: Diagram) -> str:
@@ -248,22 +259,35 @@ def to_dot(diagram: Diagram) -> str:
         "  edge [fontname=Helvetica, fontsize=8];",
     ]
     lines += [f"  {_dot_string(n.id)} [label={_dot_string(n.label)}{_DOT_NODE[n.kind]}];" for n in diagram.nodes]
-    for target, text in diagram.notes:
-        note = f"note-{target}"
-        lines.append(f"  {_dot_string(note)} [label={_dot_string(text, left=True)}, shape=note, style=filled, "
-                     "fillcolor=lightyellow, fontsize=8];")
-        lines.append(f"  {_dot_string(target)} -> {_dot_string(note)} [style=dotted, arrowhead=none];")
+    lines += _dot_notes(diagram)
     lines += [f"  {_dot_string(e.source)} -> {_dot_string(e.target)} [label={_dot_string(e.label)}"
-              f"{_DOT_EDGE[e.style]}{_loop_ports(e)}];" for e in drawn_edges(diagram)]
+              f"{_DOT_EDGE[e.style]}{_ports(diagram, e)}];" for e in drawn_edges(diagram)]
     return "\n".join(lines + ["}"]) + "\n"
 
 
-def _loop_ports(edge: Edge) -> str:
-    """Internal events loop below a state, calls above it."""
-    if edge.source != edge.target:
+def _dot_notes(diagram: Diagram) -> list[str]:
+    """The notes as one table (a row per state), in a column of its own after every state."""
+    if not diagram.notes:
+        return []
+    names = {n.id: n.label.split("\n")[0] for n in diagram.nodes}
+    rows = "".join(f'<tr><td align="left" valign="top"><b>{html.escape(names[node])}</b></td>'
+                   f'<td align="left" balign="left">{"<br/>".join(map(html.escape, text.split(chr(10))))}</td></tr>'
+                   for node, text in diagram.notes)
+    table = (f'<table border="0" cellborder="1" cellspacing="0" cellpadding="3" bgcolor="lightyellow">'
+             f'<tr><td colspan="2"><b>{NOTES_TITLE}</b></td></tr>{rows}</table>')
+    after_all = [f"  {_dot_string(n.id)} -> \"errors\" [style=invis];" for n in diagram.nodes]
+    return [f'  "errors" [shape=plain, fontsize=8, label=<{table}>];', *after_all]
+
+
+def _ports(diagram: Diagram, edge: Edge) -> str:
+    """Left-to-right state diagrams: a forward edge (in node order) leaves a state on its right
+    and enters the next on its left; a self-loop sits above its state."""
+    if diagram.chain:
         return ""
-    port = "s" if edge.style == "dashed" else "n"
-    return f", tailport={port}, headport={port}"
+    if edge.source == edge.target:
+        return ", tailport=n, headport=n"
+    order = [n.id for n in diagram.nodes]
+    return ", tailport=e, headport=w" if order.index(edge.source) < order.index(edge.target) else ""
 
 
 def to_svg(dot_text: str) -> bytes | None:
@@ -295,13 +319,14 @@ def _mermaid_states(diagram: Diagram) -> list[str]:
     lines = ["stateDiagram-v2"]
     lines += [f'    state "{mermaid_text(n.label)}" as {n.id}' for n in diagram.nodes]
     lines += [f"    {e.source} --> {e.target} : {mermaid_text(_mermaid_edge_label(e))}" for e in drawn_edges(diagram)]
-    lines += [f"    note right of {target} : {mermaid_text(text)}" for target, text in diagram.notes]
+    lines += [f"    note right of {target} : {mermaid_text(NOTES_TITLE + chr(10) + text)}"
+              for target, text in diagram.notes]
     return lines
 
 
 def _mermaid_edge_label(edge: Edge) -> str:
     """Mermaid state diagrams have no dashed transitions: internal events say so in words."""
-    return "(internal event)\n" + edge.label if edge.style == "dashed" else edge.label
+    return _internal_label(edge) if edge.style == "dashed" else edge.label
 
 
 def _mermaid_chain(diagram: Diagram) -> list[str]:

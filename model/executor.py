@@ -151,10 +151,10 @@ def _environment(world: World, action: Environment) -> tuple[Outcome, ...]:
 def matching_rows(op: Operation, ctx: Context) -> list[Check | Branch]:
     """The rows of ``op`` that apply: holding checks, then (unless one blocks) holding branches."""
     state = subject_state(ctx, op.subject)
-    checks = [c for c in op.checks if state in c.states and c.when.holds(ctx)]
+    checks = [c for c in op.checks if state in c.states and c.test(ctx)]
     if any(c.blocking for c in checks):
         return list(checks)
-    return [*checks, *(b for b in op.branches if state in b.states and b.when.holds(ctx))]
+    return [*checks, *(b for b in op.branches if state in b.states and b.test(ctx))]
 
 
 def choose(rows: list[Check | Branch], profile: Profile) -> list[Check | Branch]:

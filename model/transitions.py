@@ -22,13 +22,13 @@ How a call resolves (see :func:`ckspec.model.executor.outcomes`):
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import attrs
 
 from .aws_service import ConnectionState as S
 from .aws_service import errors_of
-from .guards import ALWAYS, Fact, Guard
+from .guards import ALWAYS, Fact, Guard, compile_guard
 from .world import ABSENT
 
 # --- ranks: the conventional order of checks, used only as the reference tie-breaker (AMB-07) --
@@ -85,6 +85,12 @@ class Check:
     rank: int = PRECONDITION
     blocking: bool = True
     alt: str | None = None
+    #: the guard compiled for the executor (derived from ``when``; not part of the row's identity)
+    test: Callable[..., bool] = attrs.field(init=False, eq=False, repr=False)
+
+    @test.default
+    def _compile(self) -> Callable[..., bool]:
+        return compile_guard(self.when)
 
 
 @attrs.frozen
@@ -102,6 +108,11 @@ class Branch:
     effects: tuple[str, ...] = ()
     response: str = "empty"
     alt: str | None = None
+    test: Callable[..., bool] = attrs.field(init=False, eq=False, repr=False)
+
+    @test.default
+    def _compile(self) -> Callable[..., bool]:
+        return compile_guard(self.when)
 
 
 @attrs.frozen
