@@ -29,7 +29,7 @@ import attrs
 from . import recovery as rec
 from .aws_service import CLOUDHSM_ERROR_CODES, ConnectionState
 from .responses import visible_key_state
-from .transitions import OPERATIONS, Branch, Check, Operation
+from .transitions import OPERATIONS, Branch, Operation
 from .world import ABSENT, Key, KeyStore, World
 
 DOT_MISSING = "graphviz 'dot' not found: wrote DOT and Mermaid only; install it with: apt-get install graphviz"
@@ -43,7 +43,7 @@ NOTES_TITLE = "errors a call can get in this state (Check rows)"
 class Node:
     id: str
     label: str
-    #: "state", "start" (no key store / no key), "end" (deleted, recovered) or "note"
+    #: "state", "start" (no key store / no key), "end" (deleted, recovered) or "failed"
     kind: str = "state"
 
 
@@ -79,10 +79,10 @@ def _wrap(text: str, width: int = 46) -> list[str]:
     return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
 
 
-def branch_label(op: Operation, branch: Branch, guard: bool = True) -> str:
+def branch_label(op: Operation, branch: Branch) -> str:
     """``op: branch``, then [guard], / effects, ConnectionErrorCode, rule IDs and (AMB-nn alt)."""
     lines = [op.name if branch.name == op.name else f"{op.name}: {branch.name}"]
-    if guard and branch.when.text() != "always":
+    if branch.when.text() != "always":
         lines += _wrap(f"[{branch.when.text()}]")
     if branch.effects:
         lines += _wrap("/ " + ", ".join(branch.effects))
@@ -192,7 +192,8 @@ def _step_node(index: int, step: rec.Step | None) -> Node:
     if step is None:
         return Node("s0", "DISCONNECTED\n(connected once)", "start")
     label = step.state + (f"\n{step.error_code}" if step.error_code else "")
-    return Node(f"s{index}", label, "end" if step.state == "CONNECTED" else "state")
+    kind = {"CONNECTED": "end", "FAILED": "failed"}.get(step.state, "state")
+    return Node(f"s{index}", label, kind)
 
 
 def _step_label(step: rec.Step) -> str:
@@ -218,12 +219,12 @@ def recovery_name(code: str) -> str:
 
 # --- DOT ---------------------------------------------------------------------------------------
 
-_DOT_NODE = {"state": "", "start": ", shape=oval", "end": ", peripheries=2", "note": ""}
+_DOT_NODE = {"state": "", "start": ", shape=oval", "end": ", peripheries=2", "failed": ", color=firebrick, penwidth=2"}
 _DOT_EDGE = {"solid": "", "dashed": ", style=dashed", "grey": ", color=grey55, fontcolor=grey45",
              "bold": ", penwidth=2.5"}
 
 
-def _dot_string(text: str, left: bool = False) -> str:
+def dot_string(text: str, left: bool = False) -> str:
     """A DOT double-quoted string; ``left`` justifies every line to the left (notes)."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     escaped = escaped.replace("\n", "\\l") + "\\l" if left else escaped.replace("\n", "\\n")
@@ -252,15 +253,15 @@ def _internal_label(edge: Edge) -> str:
 
 def to_dot(diagram: Diagram) -> str:
     lines = [
-        f"digraph {_dot_string(diagram.name)} {{",
-        f"  graph [label={_dot_string(diagram.title)}, labelloc=t, fontname=Helvetica, fontsize=13, "
+        f"digraph {dot_string(diagram.name)} {{",
+        f"  graph [label={dot_string(diagram.title)}, labelloc=t, fontname=Helvetica, fontsize=13, "
         f"rankdir={'TB' if diagram.chain else 'LR'}, nodesep=0.35, ranksep=0.5];",
         "  node [fontname=Helvetica, fontsize=11, shape=box, style=rounded];",
         "  edge [fontname=Helvetica, fontsize=8];",
     ]
-    lines += [f"  {_dot_string(n.id)} [label={_dot_string(n.label)}{_DOT_NODE[n.kind]}];" for n in diagram.nodes]
+    lines += [f"  {dot_string(n.id)} [label={dot_string(n.label)}{_DOT_NODE[n.kind]}];" for n in diagram.nodes]
     lines += _dot_notes(diagram)
-    lines += [f"  {_dot_string(e.source)} -> {_dot_string(e.target)} [label={_dot_string(e.label)}"
+    lines += [f"  {dot_string(e.source)} -> {dot_string(e.target)} [label={dot_string(e.label)}"
               f"{_DOT_EDGE[e.style]}{_ports(diagram, e)}];" for e in drawn_edges(diagram)]
     return "\n".join(lines + ["}"]) + "\n"
 
@@ -275,7 +276,7 @@ def _dot_notes(diagram: Diagram) -> list[str]:
                    for node, text in diagram.notes)
     table = (f'<table border="0" cellborder="1" cellspacing="0" cellpadding="3" bgcolor="lightyellow">'
              f'<tr><td colspan="2"><b>{NOTES_TITLE}</b></td></tr>{rows}</table>')
-    after_all = [f"  {_dot_string(n.id)} -> \"errors\" [style=invis];" for n in diagram.nodes]
+    after_all = [f"  {dot_string(n.id)} -> \"errors\" [style=invis];" for n in diagram.nodes]
     return [f'  "errors" [shape=plain, fontsize=8, label=<{table}>];', *after_all]
 
 

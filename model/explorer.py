@@ -180,49 +180,75 @@ def _path_to(parent: list[tuple[int, Action] | None], target: int) -> tuple[str,
 
 
 def canonical_key(world: World) -> tuple:
-    """A hashable key equal for worlds that differ only in how identifiers and KMS-generated
-    secrets are numbered. Each kind of resource is renumbered on its own, keeping creation
-    order within the kind (the only order the model reads: stores are listed in creation
-    order); secrets are renumbered by first appearance (only their equality matters)."""
+    """A hashable key equal for worlds that are the same up to renaming.
+
+    Only key stores have an observable order (Describe lists them in creation order), so they
+    keep theirs. Everything else is renumbered in a canonical order: clusters by the first
+    store that uses them (then by content), lineages by first appearance, keys by store and
+    content, secrets and store names by first appearance (only their equality matters; the
+    scope's password and name pools are symmetric). Backing keys of deleted KMS keys (orphans,
+    DK-04) are left out: nothing KMS does can see them again. Renamed twins have renamed
+    successors, so the quotient keeps every reachable state (a test checks this on examples).
+    """
     live = {k.key_id for k in world.keys}
-    # Backing keys of deleted KMS keys (orphans, DK-04) stay in clusters for ever; nothing KMS
-    # does can see them again, so they are left out (this keeps the search finite).
-    cluster_serials = {c.cluster_id for c in world.clusters} | {c.lineage for c in world.clusters}
-    cluster_serials |= {s.cluster_id for s in world.stores} | {b.lineage for b in world.backups}
-    cluster_serials |= {b.source_cluster_id for b in world.backups}
-    cn = _renumber(cluster_serials)
-    sn = _renumber({s.store_id for s in world.stores})
-    kn = _renumber(live)
-    bn = _renumber({b.backup_id for b in world.backups})
+    stores = world.stores
+    clusters = sorted(world.clusters, key=lambda c: (_first_use(c.cluster_id, stores), _signature(c, live)))
+    cn: dict[int, int] = {}
+    for s in stores:
+        cn.setdefault(s.cluster_id, len(cn) + 1)
+    for c in clusters:
+        cn.setdefault(c.cluster_id, len(cn) + 1)
+    lineage: dict[int, int] = {}
+    for c in clusters:
+        lineage.setdefault(c.lineage, len(lineage) + 1)
+    for b in world.backups:
+        lineage.setdefault(b.lineage, len(lineage) + 1)
+    for s in stores:
+        cn.setdefault(s.cluster_id, len(cn) + 1)
+    sn = {s.store_id: i for i, s in enumerate(stores, 1)}
+    keys = sorted(world.keys, key=lambda k: (sn[k.store_id], k.state, k.pending_window_days or 0, k.key_id))
+    kn = {k.key_id: i for i, k in enumerate(keys, 1)}
+    backups = sorted(world.backups, key=lambda b: (lineage[b.lineage], b.backup_id))
+    bn = {b.backup_id: i for i, b in enumerate(backups, 1)}
     secrets: dict[object, int] = {}
     names: dict[str, int] = {}
+    anchors = {trust_anchor(old): new for old, new in lineage.items()}
 
     def p(value: object) -> object:
-        # Only equality between passwords matters to KMS, and the scope's pool of human
-        # passwords is symmetric (every value is alphanumeric), so passwords are renumbered by
-        # first appearance, keeping apart the ones people know and the ones KMS generated.
         kind = "S" if isinstance(value, Secret) else "P"
         return (kind, secrets.setdefault(value, len(secrets) + 1))
 
     def user(u) -> tuple | None:
         return None if u is None else (p(u.password), u.logged_in, u.locked_out, u.failed_login, u.two_factor)
 
-    anchors = {trust_anchor(old): new for old, new in cn.items()}
-    # store names only matter through equality (CREATE-03, UPDATE-06): renumbered likewise
-    stores = tuple((sn[s.store_id], names.setdefault(s.name, len(names)), cn[s.cluster_id], anchors.get(s.trust_anchor, s.trust_anchor),
-                    p(s.password), s.state, s.error_code, s.attempt_in_flight) for s in world.stores)
-    clusters = tuple(
-        (cn[c.cluster_id], c.state, cn[c.lineage],
-         # HSM identities do not matter, only how many are in which AZ and state
-         tuple(sorted((h.availability_zone, h.state) for h in c.hsms)),
-         c.subnets, c.security_group_intact, c.trust_anchor is not None, user(c.kmsuser),
-         tuple(sorted(kn[k] for k in c.key_material & live)),
-         None if c.source_backup_id is None else bn.get(c.source_backup_id, -1), c.sessions_exhausted)
-        for c in world.clusters)
-    backups = tuple((bn[b.backup_id], cn[b.source_cluster_id], cn[b.lineage], user(b.kmsuser),
-                     tuple(sorted(kn[k] for k in b.key_material & live))) for b in world.backups)
-    keys = tuple((kn[k.key_id], sn[k.store_id], k.state, k.pending_window_days) for k in world.keys)
-    return (clusters, backups, stores, keys, world.quota, world.network_fault, world.internal_fault)
+    return (
+        tuple((sn[s.store_id], names.setdefault(s.name, len(names)), cn[s.cluster_id],
+               anchors.get(s.trust_anchor, s.trust_anchor), p(s.password), s.state, s.error_code,
+               s.attempt_in_flight) for s in stores),
+        tuple((cn[c.cluster_id], c.state, lineage[c.lineage],
+               tuple(sorted((h.availability_zone, h.state) for h in c.hsms)),
+               c.subnets, c.security_group_intact, c.trust_anchor is not None, user(c.kmsuser),
+               tuple(sorted(kn[k] for k in c.key_material & live)),
+               None if c.source_backup_id is None else bn.get(c.source_backup_id, -1), c.sessions_exhausted)
+              for c in sorted(clusters, key=lambda c: cn[c.cluster_id])),
+        tuple((bn[b.backup_id], cn.get(b.source_cluster_id, -1), lineage[b.lineage], user(b.kmsuser),
+               tuple(sorted(kn[k] for k in b.key_material & live))) for b in backups),
+        tuple((kn[k.key_id], sn[k.store_id], k.state, k.pending_window_days) for k in keys),
+        world.quota, world.network_fault, world.internal_fault,
+    )
+
+
+def _first_use(cluster_id: int, stores: tuple) -> int:
+    return next((i for i, s in enumerate(stores) if s.cluster_id == cluster_id), len(stores))
+
+
+def _signature(c, live: set[int]) -> tuple:
+    """What a cluster is, without its identity (orders clusters no store uses)."""
+    u = c.kmsuser
+    return (c.state.value, tuple(sorted((h.availability_zone, h.state.value) for h in c.hsms)),
+            tuple((s.availability_zone, s.exists, s.free_addresses) for s in c.subnets), c.security_group_intact,
+            c.trust_anchor is not None, u is None, len(c.key_material & live), c.source_backup_id is not None,
+            c.sessions_exhausted)
 
 
 def _renumber(serials: set[int]) -> dict[int, int]:

@@ -1,9 +1,9 @@
 """Failure and recovery paths for each CloudHSM ConnectionErrorCode, found by search.
 
 Nothing here is a hand-written recipe. Starting from :func:`scenarios.healthy_account` with
-one key store created from it, a breadth-first search over the executable model (the
-actions of :func:`moves.moves`, every outcome of :func:`executor.outcomes` under the
-permissive profile) finds
+one key store created from it (and connected once, see :func:`start`), breadth-first
+searches over the executable model (the actions of :func:`moves.moves`, the outcomes of
+:func:`executor.outcomes` under the permissive profile) find
 
 * :func:`failure_path`: a shortest action sequence that leaves the store FAILED with a
   given ConnectionErrorCode (CEC-00..CEC-10), among the failures the store can recover from;
@@ -84,19 +84,20 @@ def start() -> tuple[World, int]:
 
 def failure_path(code: str) -> tuple[Step, ...]:
     """A shortest recoverable way from the start to FAILED with ``code`` (CEC-00..CEC-10)."""
-    return _steps(_paths(code)[0])
+    return _steps(search(code)[0])
 
 
 def recovery_path(code: str) -> tuple[Step, ...]:
     """A shortest way from the end of :func:`failure_path` back to CONNECTED (spec 1.2)."""
-    return _steps(_paths(code)[1])
+    return _steps(search(code)[1])
 
 
 # --- the searches ------------------------------------------------------------------------------
 
 
 @functools.cache
-def _paths(code: str) -> tuple[tuple[Outcome, ...], tuple[Outcome, ...]]:
+def search(code: str) -> tuple[tuple[Outcome, ...], tuple[Outcome, ...]]:
+    """The failure and recovery paths for ``code`` as outcome sequences (with their worlds)."""
     if code not in CLOUDHSM_ERROR_CODES:
         raise ValueError(f"not a CloudHSM ConnectionErrorCode: {code!r}; known: {', '.join(CLOUDHSM_ERROR_CODES)}")
     world, serial = start()
@@ -169,11 +170,12 @@ def _recovery(world: World, serial: int) -> tuple[Outcome, ...] | None:
     return _bfs(world, connected, _recovery_successors(serial), None)
 
 
-def _bfs(start: World, goal: Callable[[World], bool], successors: Callable[[World], Iterator[Outcome]],
+def _bfs(origin: World, goal: Callable[[World], bool], successors: Callable[[World], Iterator[Outcome]],
          max_depth: int | None) -> tuple[Outcome, ...] | None:
-    """A shortest outcome sequence from ``start`` to a world where ``goal`` holds."""
-    parents: dict[World, tuple[World, Outcome] | None] = {start: None}
-    level = [start]
+    """A shortest outcome sequence from ``origin`` to a world where ``goal`` holds, level by
+    level, taking successors in the order given; None if there is none within ``max_depth``."""
+    parents: dict[World, tuple[World, Outcome] | None] = {origin: None}
+    level = [origin]
     depth = 0
     while level and (max_depth is None or depth < max_depth):
         depth += 1

@@ -59,6 +59,6 @@ class Scope:
 #: Larger scopes are a flag away; bench/RESULTS.md has their measured sizes and times.
 LIFECYCLE = Scope(name="lifecycle", stores=1, clusters=1, hsms=2, zones=2, keys=1, backups=0, faults=1,
                   environment_steps=3)
-INTERACTIONS = Scope(name="interactions", stores=2, clusters=2, hsms=2, zones=2, keys=1, backups=1, faults=0,
+INTERACTIONS = Scope(name="interactions", stores=2, clusters=2, hsms=2, zones=2, keys=2, backups=1, faults=0,
                      environment_steps=0)
 DEFAULT_SCOPES = (LIFECYCLE, INTERACTIONS)
