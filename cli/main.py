@@ -7,6 +7,7 @@ stderr and exit 2; no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -45,6 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as exc:  # a file that cannot be written, a full disk
+        print(f"ckspec: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug in ckspec: one line, the traceback only on request
+        if os.environ.get("CKSPEC_DEBUG"):
+            raise
+        print(f"ckspec: internal error: {type(exc).__name__}: {exc} (set CKSPEC_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

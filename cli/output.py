@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(stderr=False, highlight=False)
+if not console.is_terminal:  # files and pipes: wide enough that tables are not squeezed
+    console = Console(stderr=False, highlight=False, width=130)
 status_console = Console(stderr=True, highlight=False)
 
 

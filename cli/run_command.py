@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         explore_command.show(results, exploration)
     from ckspec.model import diagrams  # imported here: graphviz is only needed for this step
 
-    written, warning = diagrams.write_all(out)
+    written = diagrams.write_all(out)
+    warning = None if any(p.suffix == ".svg" for p in written) else diagrams.DOT_MISSING
     problems = []
     if not exploration["complete"]:
         problems.append("the exploration hit its state limit")

@@ -64,3 +64,23 @@ def test_no_password_in_explore_output(capsys):
     """KU-04: exploration output never shows a kmsuser password."""
     code, out, err = _run(capsys, "explore", "--stores", "1", "--clusters", "1", "--keys", "0", "--env-steps", "1")
     assert "kmsPassw0rd" not in out + err and "n3wPassw0rd" not in out + err
+
+
+def test_run_writes_diagrams_and_reports(capsys, tmp_path):
+    """The main job explores and writes the diagrams; its JSON summary says what it did."""
+    code, out, err = _run(capsys, "run", "--out", str(tmp_path), "--json", "--stores", "1", "--clusters", "1",
+                          "--keys", "0", "--env-steps", "3")
+    report = json.loads(out)
+    assert code == 0, report["problems"]
+    assert report["exploration"]["dead_ends"] == 0
+    assert len(report["exploration"]["error_codes"]) == 10
+    assert (tmp_path / "connection-states.dot").exists() and (tmp_path / "recovery.md").exists()
+    assert report["diagrams"]["files"] >= 25
+
+
+def test_run_fails_when_the_scope_cannot_reach_every_code(capsys, tmp_path):
+    """The main job exits 1 (not 0) when the exploration misses an error code."""
+    code, out, _ = _run(capsys, "run", "--out", str(tmp_path), "--json", "--stores", "1", "--clusters", "1",
+                        "--keys", "0", "--env-steps", "0")
+    assert code == 1
+    assert any("not reached" in p for p in json.loads(out)["problems"])
