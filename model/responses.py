@@ -102,7 +102,8 @@ def visible_key_state(world: World, key: Key) -> str:
     return key.state
 
 
-def key_metadata(world: World, key: Key, shown_state: str | None = None) -> Body:
+def metadata(world: World, key: Key, shown_state: str | None = None) -> Body:
+    """KEY-07, KS-11: the KeyMetadata of a key in a CloudHSM key store."""
     store = world.store(key.store_id)
     assert store is not None
     state = shown_state or visible_key_state(world, key)
@@ -142,11 +143,8 @@ def _subject_key(world: World, ctx: Context, info: dict[str, Any]) -> Key:
 
 
 @response
-def key_metadata_body(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Body, ...]:
-    return ({"KeyMetadata": key_metadata(world, _subject_key(world, ctx, info))},)
-
-
-RESPONSES["key_metadata"] = RESPONSES.pop("key_metadata_body")
+def key_metadata(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Body, ...]:
+    return ({"KeyMetadata": metadata(world, _subject_key(world, ctx, info))},)
 
 
 @response
@@ -156,13 +154,13 @@ def key_metadata_lagging(world: World, ctx: Context, info: dict[str, Any]) -> tu
     store = world.store(key.store_id)
     before = attrs.evolve(world, stores=tuple(attrs.evolve(s, state=s.lag[0]) if s is store else s
                                               for s in world.stores))
-    return ({"KeyMetadata": key_metadata(world, key, visible_key_state(before, key))},)
+    return ({"KeyMetadata": metadata(world, key, visible_key_state(before, key))},)
 
 
 @response
 def key_metadata_unavailable(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Body, ...]:
     """AMB-13: a key whose backing key is gone may read Unavailable."""
-    return ({"KeyMetadata": key_metadata(world, _subject_key(world, ctx, info), "Unavailable")},)
+    return ({"KeyMetadata": metadata(world, _subject_key(world, ctx, info), "Unavailable")},)
 
 
 @response

@@ -117,6 +117,26 @@ class Driver:
         self.settle()
         return self.store_state(store_id)
 
+    def reach(self, store_id: str, state: str) -> None:
+        """Bring a DISCONNECTED store to ``state`` the plainest way (FAILED through a transient
+        network fault), using the reference profile whatever this driver's profile is."""
+        saved, self.profile = self.profile, REFERENCE
+        try:
+            if state == "FAILED":
+                self.env("network_fault_begins")
+                self.connect(store_id)
+                self.env("network_fault_ends")
+            elif state in ("CONNECTING", "CONNECTED", "DISCONNECTING"):
+                self.call("ConnectCustomKeyStore", CustomKeyStoreId=store_id)
+                if state != "CONNECTING":
+                    self.settle()
+                if state == "DISCONNECTING":
+                    self.call("DisconnectCustomKeyStore", CustomKeyStoreId=store_id)
+        finally:
+            self.profile = saved
+        if self.store_state(store_id) != state:
+            raise AssertionError(f"could not bring the store to {state}; it is {self.store_state(store_id)}")
+
     def describe(self, store_id: str) -> dict[str, Any]:
         outcome = self.call("DescribeCustomKeyStores", CustomKeyStoreId=store_id)
         return outcome.response.body["CustomKeyStores"][0]

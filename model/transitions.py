@@ -73,6 +73,9 @@ def F(name: str) -> Guard:
     return Fact(name)
 
 
+_COMPILED = attrs.Factory(lambda row: compile_guard(row.when), takes_self=True)
+
+
 @attrs.frozen
 class Check:
     """An error outcome: when its states and guard hold, ``error`` is a possible response."""
@@ -86,11 +89,7 @@ class Check:
     blocking: bool = True
     alt: str | None = None
     #: the guard compiled for the executor (derived from ``when``; not part of the row's identity)
-    test: Callable[..., bool] = attrs.field(init=False, eq=False, repr=False)
-
-    @test.default
-    def _compile(self) -> Callable[..., bool]:
-        return compile_guard(self.when)
+    test: Callable[..., bool] = attrs.field(init=False, eq=False, repr=False, default=_COMPILED)
 
 
 @attrs.frozen
@@ -108,11 +107,7 @@ class Branch:
     effects: tuple[str, ...] = ()
     response: str = "empty"
     alt: str | None = None
-    test: Callable[..., bool] = attrs.field(init=False, eq=False, repr=False)
-
-    @test.default
-    def _compile(self) -> Callable[..., bool]:
-        return compile_guard(self.when)
+    test: Callable[..., bool] = attrs.field(init=False, eq=False, repr=False, default=_COMPILED)
 
 
 @attrs.frozen

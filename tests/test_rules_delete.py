@@ -17,20 +17,6 @@ def _errors(outs):
     return {o.response.error for o in outs}
 
 
-def _reach(d, sid, state):
-    saved, d.profile = d.profile, REFERENCE
-    if state == "FAILED":
-        d.env("network_fault_begins")
-        d.connect(sid)
-        d.env("network_fault_ends")
-    elif state in ("CONNECTING", "CONNECTED", "DISCONNECTING"):
-        d.call("ConnectCustomKeyStore", CustomKeyStoreId=sid)
-        if state != "CONNECTING":
-            d.settle()
-        if state == "DISCONNECTING":
-            d.call("DisconnectCustomKeyStore", CustomKeyStoreId=sid)
-    d.profile = saved
-    assert d.store_state(sid) == state
 
 
 @pytest.mark.parametrize("state", ["CONNECTED", "CONNECTING", "DISCONNECTING", "FAILED"])
@@ -38,7 +24,7 @@ def test_delete_needs_disconnected(state):
     """DELETE-01: Delete of a store that is not DISCONNECTED is refused with InvalidState and the store remains."""
     d = Driver(healthy_account(), profile=PERMISSIVE)
     sid = d.create_store()
-    _reach(d, sid, state)
+    d.reach(sid, state)
     outs = d.possible("DeleteCustomKeyStore", CustomKeyStoreId=sid)
     assert _errors(outs) == {INVALID_STATE}
     assert all(o.world == d.world for o in outs)

@@ -28,20 +28,6 @@ def _key_state(d, key):
     return d.call("DescribeKey", KeyId=key).response.body["KeyMetadata"]["KeyState"]
 
 
-def _reach(d, sid, state):
-    saved, d.profile = d.profile, REFERENCE
-    if state == "FAILED":
-        d.env("network_fault_begins")
-        d.connect(sid)
-        d.env("network_fault_ends")
-    elif state in ("CONNECTING", "CONNECTED", "DISCONNECTING"):
-        d.call("ConnectCustomKeyStore", CustomKeyStoreId=sid)
-        if state != "CONNECTING":
-            d.settle()
-        if state == "DISCONNECTING":
-            d.call("DisconnectCustomKeyStore", CustomKeyStoreId=sid)
-    d.profile = saved
-    assert d.store_state(sid) == state
 
 
 def test_disconnect_unknown_store():
@@ -61,7 +47,7 @@ def test_disconnect_in_every_state(state, accepted):
     DISCONNECTING, and accepted with 200 {} in CONNECTED, CONNECTING and FAILED, ending DISCONNECTED."""
     d = Driver(healthy_account(), profile=PERMISSIVE)
     sid = d.create_store()
-    _reach(d, sid, state)
+    d.reach(sid, state)
     outs = d.possible("DisconnectCustomKeyStore", CustomKeyStoreId=sid)
     if not accepted:
         assert [(o.response.error, o.world.stores[0].state.value) for o in outs] == [(INVALID_STATE, state)]
@@ -110,7 +96,7 @@ def test_keys_unavailable_whenever_not_connected(state):
     pending deletion reads Unavailable, and Encrypt fails with KMSInvalidStateException."""
     d, sid, (key,) = _connected_with_keys(1)
     d.disconnect(sid)
-    _reach(d, sid, state)
+    d.reach(sid, state)
     assert _key_state(d, key) == "Unavailable"
     assert d.call("Encrypt", KeyId=key, Plaintext=b"x").response.error == "KMSInvalidStateException"
 
@@ -162,7 +148,7 @@ def test_disconnect_of_failed_store_with_or_without_disconnecting():
     ConnectionErrorCode."""
     d = Driver(healthy_account(), profile=PERMISSIVE)
     sid = d.create_store()
-    _reach(d, sid, "FAILED")
+    d.reach(sid, "FAILED")
     outs = d.possible("DisconnectCustomKeyStore", CustomKeyStoreId=sid)
     assert {(o.world.stores[0].state.value, o.world.stores[0].error_code, o.alt) for o in outs} == {
         ("DISCONNECTING", None, None), ("DISCONNECTED", None, "AMB-05")}

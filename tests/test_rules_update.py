@@ -20,20 +20,6 @@ def _store(d, sid):
     return d.world.store(ids.parse_store_id(sid))
 
 
-def _reach(d, sid, state):
-    saved, d.profile = d.profile, REFERENCE
-    if state == "FAILED":
-        d.env("network_fault_begins")
-        d.connect(sid)
-        d.env("network_fault_ends")
-    elif state in ("CONNECTING", "CONNECTED", "DISCONNECTING"):
-        d.call("ConnectCustomKeyStore", CustomKeyStoreId=sid)
-        if state != "CONNECTING":
-            d.settle()
-        if state == "DISCONNECTING":
-            d.call("DisconnectCustomKeyStore", CustomKeyStoreId=sid)
-    d.profile = saved
-    assert d.store_state(sid) == state
 
 
 def _restored(d, source_index=0):
@@ -81,7 +67,7 @@ def test_password_and_cluster_need_disconnected(change):
     d = Driver(healthy_account(), profile=PERMISSIVE)
     sid = d.create_store()
     params = {"KeyStorePassword": "N3wSecretPw"} if change == "password" else {"CloudHsmClusterId": _restored(d)}
-    _reach(d, sid, "CONNECTED")
+    d.reach(sid, "CONNECTED")
     outs = d.possible("UpdateCustomKeyStore", CustomKeyStoreId=sid, **params)
     assert _errors(outs) == {INVALID_STATE}
     assert all(o.world == d.world for o in outs)
@@ -94,7 +80,7 @@ def test_no_update_in_transient_or_failed_states(state, params):
     store is unchanged."""
     d = Driver(healthy_account(), profile=PERMISSIVE)
     sid = d.create_store()
-    _reach(d, sid, state)
+    d.reach(sid, state)
     outs = d.possible("UpdateCustomKeyStore", CustomKeyStoreId=sid, **params)
     assert _errors(outs) == {INVALID_STATE}
     assert all(o.world == d.world for o in outs)
@@ -216,7 +202,7 @@ def test_mixed_update_while_connected_is_atomic():
     is not changed either."""
     d = Driver(healthy_account(), profile=PERMISSIVE)
     sid = d.create_store(name="original")
-    _reach(d, sid, "CONNECTED")
+    d.reach(sid, "CONNECTED")
     outs = d.possible("UpdateCustomKeyStore", CustomKeyStoreId=sid, NewCustomKeyStoreName="new",
                       KeyStorePassword="N3wSecretPw")
     assert _errors(outs) == {INVALID_STATE}
@@ -268,7 +254,7 @@ def test_several_violations_allow_each_error():
     d = Driver(healthy_account(clusters=2), profile=PERMISSIVE)
     sid = d.create_store(0, name="a")
     d.create_store(1, name="b")
-    _reach(d, sid, "FAILED")
+    d.reach(sid, "FAILED")
     outs = d.possible("UpdateCustomKeyStore", CustomKeyStoreId=sid, NewCustomKeyStoreName="b")
     assert _errors(outs) == {INVALID_STATE, "CustomKeyStoreNameInUseException"}
     d.profile = REFERENCE
