@@ -173,3 +173,31 @@ def delete_key(world: World, ctx: Context, info: Info) -> World:
 def existing_store_for_retry(ctx: Context) -> KeyStore | None:
     """CREATE-10: the store an idempotent Create returns."""
     return idempotent_store(ctx)
+
+
+#: What each effect does to the facts guards read about the same subject: a fact mapped to
+#: True or False takes that value, one mapped to None may take any value, and every fact
+#: not listed keeps its value. This is the effects' meaning at the level of the transition
+#: table (what a solver encoding of the table needs); a test checks it against the code
+#: above on many worlds. The subject's state and ConnectionErrorCode come from the row itself.
+FACT_CHANGES: dict[str, dict[str, bool | None]] = {
+    "start_attempt": {"attempt_in_flight": True},
+    "end_attempt": {"attempt_in_flight": False},
+    "clear_error_code": {},
+    "catch_up_reads": {"reads_lag": False},
+    "rotate_kmsuser_password": {"password_matches": True, "kmsuser_failed_before": False},
+    "lock_out_kmsuser": {"kmsuser_locked": True},
+    "record_failed_login": {"kmsuser_failed_before": True},
+    # a new password and/or a related cluster: every fact about the cluster may change
+    "apply_update": {name: None for name in (
+        "password_matches", "cluster_exists", "cluster_active", "hsm_ge1", "hsm_2az", "subnets_2az", "sg_intact",
+        "subnets_exist", "subnets_free", "kmsuser_exists", "kmsuser_logged_in", "kmsuser_locked",
+        "kmsuser_failed_before", "kmsuser_2fa", "sessions_free", "material_present")},
+    "create_store": {},
+    "delete_store": {},
+    "create_key": {"store_has_keys": True},
+    "set_pending_window": {},
+    "clear_pending_window": {},
+    "delete_backing_key": {"material_present": False},
+    "delete_key": {"store_has_keys": None},
+}

@@ -212,13 +212,13 @@ CONNECTION_FAILURES = (
     ("USER_NOT_FOUND", _EXISTS & ~_USER, ("CEC-10", "KU-01", "KU-02"), (), None),
     ("USER_LOGGED_IN", _USER & F("kmsuser_logged_in"), ("CEC-09", "KU-06"), (), None),
     ("USER_LOCKED_OUT", _USER & F("kmsuser_locked"), ("CEC-08", "KU-07"), (), None),
-    ("USER_LOCKED_OUT", _USER & ~F("kmsuser_locked") & ~F("password_matches") & F("kmsuser_failed_before"),
+    ("USER_LOCKED_OUT, this login locks kmsuser", _USER & ~F("kmsuser_locked") & ~F("password_matches") & F("kmsuser_failed_before"),
      ("CEC-08", "KU-07", "AMB-25"), ("lock_out_kmsuser",), "AMB-25"),
     ("INVALID_CREDENTIALS", _USER & ~F("kmsuser_locked") & ~F("password_matches"),
      ("CEC-05", "KU-08", "CEC-11", "AMB-25", "AMB-27", "UPDATE-09", "KU-02"), ("record_failed_login",), None),
-    ("INVALID_CREDENTIALS", _USER & F("kmsuser_2fa"), ("KU-03", "AMB-26"), (), None),
+    ("INVALID_CREDENTIALS, two-factor kmsuser", _USER & F("kmsuser_2fa"), ("KU-03", "AMB-26"), (), None),
     ("INTERNAL_ERROR", ~F("kms_ok"), ("CEC-04",), (), None),
-    ("INTERNAL_ERROR", _USER & F("kmsuser_2fa"), ("KU-03", "AMB-26"), (), "AMB-26"),
+    ("INTERNAL_ERROR, two-factor kmsuser", _USER & F("kmsuser_2fa"), ("KU-03", "AMB-26"), (), "AMB-26"),
 )
 
 CONNECTION_ATTEMPT_COMPLETES = Operation(
@@ -226,10 +226,10 @@ CONNECTION_ATTEMPT_COMPLETES = Operation(
     checks=(),
     branches=(
         *(
-            Branch(f"attempt fails: {code}", states(S.CONNECTING), ("TR-03", "CS-06", "CEC-00", *rules),
-                   when=F("attempt_in_flight") & guard, target=S.FAILED, error_code=code,
+            Branch(f"attempt fails: {label}", states(S.CONNECTING), ("TR-03", "CS-06", "CEC-00", *rules),
+                   when=F("attempt_in_flight") & guard, target=S.FAILED, error_code=label.split(",")[0],
                    effects=("end_attempt", *effects), alt=alt)
-            for code, guard, rules, effects, alt in CONNECTION_FAILURES
+            for label, guard, rules, effects, alt in CONNECTION_FAILURES
         ),
         Branch("attempt succeeds", states(S.CONNECTING),
                ("TR-02", "CONNECT-05", "CONNECT-06", "CONNECT-11", "CS-04", "KU-05", "KS-04", "NET-01",

@@ -92,3 +92,10 @@ def test_secret_events_are_exactly_the_ones_taking_a_password():
 
     taking = {name for name in EVENTS if "password" in inspect.signature(getattr(env, name)).parameters}
     assert taking == SECRET_EVENTS
+
+
+def test_branch_names_are_unique_within_an_operation():
+    """Outcomes name the row that produced them, so a row's name must single it out."""
+    for op in OPERATIONS.values():
+        names = [b.name for b in op.branches]
+        assert len(names) == len(set(names)), op.name
