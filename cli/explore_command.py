@@ -1,8 +1,8 @@
 """ckspec explore: enumerate every reachable state of a bounded scope.
 
 Without scope flags it explores the default scopes (``lifecycle`` and ``interactions``,
-see :mod:`ckspec.model.scope`); with any scope flag it explores one scope: ``lifecycle``
-with the flags applied.
+see :mod:`ckspec.model.scope`). ``--scope NAME`` explores one of them, and scope flags
+change it (``lifecycle`` when no ``--scope`` is given).
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def add_scope_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("scope (any of these explores one scope: lifecycle with the flags applied)")
+    g = p.add_argument_group("scope (any of these explores one scope: --scope, or lifecycle, changed by the flags)")
+    g.add_argument("--scope", choices=[s.name for s in DEFAULT_SCOPES],
+                   help="explore only this default scope (default: all of them)")
     base = LIFECYCLE
     g.add_argument("--stores", type=positive_int, help=f"key stores ({base.stores})")
     g.add_argument("--clusters", type=positive_int, help=f"clusters, restored ones included ({base.clusters})")
@@ -50,7 +52,7 @@ def add_scope_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quota", type=positive_int, help=f"key store quota ({base.quota})")
     p.add_argument("--start", choices=("ready", "empty"), default="ready",
                    help="ready (default): clusters set up as the docs require; empty: an empty account")
-    p.add_argument("--max-states", type=positive_int, default=2_000_000,
+    p.add_argument("--max-states", type=positive_int, default=1_000_000,
                    help="stop, incomplete, after this many states (default %(default)s)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="permissive",
                    help="which outcomes to follow (default %(default)s: every documented one)")
@@ -65,13 +67,15 @@ def _optional(text: str) -> object:
 
 def scopes_from(args: argparse.Namespace) -> tuple[Scope, ...]:
     given = {field: getattr(args, flag) for flag, field in _SCOPE_FLAGS.items() if getattr(args, flag) is not None}
+    chosen = next((s for s in DEFAULT_SCOPES if s.name == args.scope), None)
     if not given:
-        return DEFAULT_SCOPES
+        return (chosen,) if chosen else DEFAULT_SCOPES
+    base = chosen or LIFECYCLE
     given = {k: (None if v is _UNBOUNDED else v) for k, v in given.items()}
-    if given.get("zones", LIFECYCLE.zones) > 3:
+    if given.get("zones", base.zones) > 3:
         raise CliError(f"--zones: the model's Region has 3 Availability Zones, got {given['zones']}")
     try:
-        return (attrs.evolve(LIFECYCLE, name="custom", **given),)
+        return (attrs.evolve(base, name=f"{base.name} (changed)", **given),)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
