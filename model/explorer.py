@@ -65,86 +65,106 @@ def explore(
 ) -> Exploration:
     """Enumerate the reachable states of ``scope``; stop early (complete=False) at ``max_states``."""
     started = time.perf_counter()
-    initial = initial if initial is not None else World(quota=scope.quota)
+    graph = _Graph(initial if initial is not None else World(quota=scope.quota), max_states)
+    seen = _Seen()
     budget = scope.environment_steps
-    index: dict[tuple, int] = {(canonical_key(initial), 0): 0}
-    worlds: list[World] = [initial]
-    env_used: list[int] = [0]
-    depth: list[int] = [0]
-    parent: list[tuple[int, Action] | None] = [None]
-    successors: list[list[int]] = []
-    transitions = 0
-    seen_states: set[str] = set()
-    seen_codes: set[str] = set()
-    seen_key_states: set[str] = set()
-    queue = deque([0])
-    complete = True
-    frontier = 0
-    partial: set[int] = set()  # expanded, but some successors were dropped at the state limit
-    while queue:
-        current = queue.popleft()
-        world = worlds[current]
-        _observe(world, seen_states, seen_codes, seen_key_states)
-        out: list[int] = []
-        used = env_used[current]
-        if scope.depth is not None and depth[current] >= scope.depth:
-            successors.append([])
-            frontier += 1
-            partial.add(current)
+    while graph.queue:
+        current = graph.queue.popleft()
+        seen.observe(graph.worlds[current])
+        if scope.depth is not None and graph.depth[current] >= scope.depth:
+            graph.cut(current)
             continue
-        for action in moves(world, scope, environment=budget is None or used < budget):
-            spent = used + isinstance(action, Environment)
-            for outcome in outcomes(world, action, profile, prevalidated=True):
-                transitions += 1
-                if outcome.world is world and spent == used:  # an error answer changes nothing
-                    out.append(current)
-                    continue
-                key = (canonical_key(outcome.world), spent)
-                target = index.get(key)
-                if target is None:
-                    if max_states is not None and len(worlds) >= max_states:
-                        complete = False
-                        partial.add(current)
-                        continue
-                    target = index[key] = len(worlds)
-                    worlds.append(outcome.world)
-                    env_used.append(spent)
-                    depth.append(depth[current] + 1)
-                    parent.append((current, action))
-                    queue.append(target)
-                out.append(target)
-        successors.append(out)
+        used = graph.env_used[current]
+        for action in moves(graph.worlds[current], scope, environment=budget is None or used < budget):
+            graph.follow(current, action, profile)
         if progress and current % 500 == 0:
-            progress(len(successors), len(worlds))
-    expanded = len(successors)
-    while len(successors) < len(worlds):  # states cut off by max_states were not expanded
-        successors.append([])
-    stuck = _dead_ends(worlds, successors, partial | set(range(expanded, len(worlds))))
-    example = _path_to(parent, min(stuck)) if stuck else ()
-    all_states = tuple(s.value for s in ConnectionState)
-    return Exploration(
-        scope=scope,
-        states=len(worlds),
-        transitions=transitions,
-        connection_states=tuple(s for s in all_states if s in seen_states),
-        error_codes=tuple(c for c in CLOUDHSM_ERROR_CODES if c in seen_codes),
-        key_states=tuple(sorted(seen_key_states)),
-        dead_ends=len(stuck),
-        dead_end_example=example,
-        seconds=time.perf_counter() - started,
-        complete=complete,
-        missing_connection_states=tuple(s for s in all_states if s not in seen_states),
-        missing_error_codes=tuple(c for c in CLOUDHSM_ERROR_CODES if c not in seen_codes),
+            progress(current + 1, len(graph.worlds))
+    stuck = _dead_ends(graph.worlds, graph.successors, graph.partial)
+    return seen.report(
+        scope=scope, states=len(graph.worlds), transitions=graph.transitions, dead_ends=len(stuck),
+        dead_end_example=_path_to(graph.parent, min(stuck)) if stuck else (),
+        seconds=time.perf_counter() - started, complete=not graph.truncated,
     )
 
 
-def _observe(world: World, states: set[str], codes: set[str], key_states: set[str]) -> None:
-    for s in world.stores:
-        states.add(s.state.value)
-        if s.error_code:
-            codes.add(s.error_code)
-    for k in world.keys:
-        key_states.add(visible_key_state(world, k))
+class _Graph:
+    """The explored graph: states (worlds keyed canonically, with the environment events
+    spent to reach them), their successors, and how each was first reached."""
+
+    def __init__(self, initial: World, max_states: int | None) -> None:
+        self.max_states = max_states
+        self.index: dict[tuple, int] = {}
+        self.worlds: list[World] = []
+        self.env_used: list[int] = []
+        self.depth: list[int] = []
+        self.parent: list[tuple[int, Action] | None] = []
+        self.successors: list[list[int]] = []
+        #: expanded, but some successors were dropped (state limit) or never tried (depth bound)
+        self.partial: set[int] = set()
+        self.truncated = False
+        self.transitions = 0
+        self.queue: deque[int] = deque()
+        self._add(initial, 0, None, (canonical_key(initial), 0))
+
+    def _add(self, world: World, spent: int, parent: tuple[int, Action] | None, key: tuple) -> int:
+        n = self.index[key] = len(self.worlds)
+        self.worlds.append(world)
+        self.env_used.append(spent)
+        self.depth.append(0 if parent is None else self.depth[parent[0]] + 1)
+        self.parent.append(parent)
+        self.successors.append([])
+        self.queue.append(n)
+        return n
+
+    def cut(self, current: int) -> None:
+        self.partial.add(current)
+
+    def follow(self, current: int, action: Action, profile: Profile) -> None:
+        world, used = self.worlds[current], self.env_used[current]
+        spent = used + isinstance(action, Environment)
+        out = self.successors[current]
+        for outcome in outcomes(world, action, profile, prevalidated=True):
+            self.transitions += 1
+            if outcome.world is world and spent == used:  # an error answer changes nothing
+                out.append(current)
+                continue
+            key = (canonical_key(outcome.world), spent)
+            target = self.index.get(key)
+            if target is None:
+                if self.max_states is not None and len(self.worlds) >= self.max_states:
+                    self.truncated = True
+                    self.partial.add(current)
+                    continue
+                target = self._add(outcome.world, spent, (current, action), key)
+            out.append(target)
+
+
+class _Seen:
+    """What the exploration saw: connection states, error codes and key states."""
+
+    def __init__(self) -> None:
+        self.states: set[str] = set()
+        self.codes: set[str] = set()
+        self.key_states: set[str] = set()
+
+    def observe(self, world: World) -> None:
+        for s in world.stores:
+            self.states.add(s.state.value)
+            if s.error_code:
+                self.codes.add(s.error_code)
+        for k in world.keys:
+            self.key_states.add(visible_key_state(world, k))
+
+    def report(self, **numbers: object) -> Exploration:
+        all_states = tuple(s.value for s in ConnectionState)
+        return Exploration(
+            connection_states=tuple(s for s in all_states if s in self.states),
+            error_codes=tuple(c for c in CLOUDHSM_ERROR_CODES if c in self.codes),
+            key_states=tuple(sorted(self.key_states)),
+            missing_connection_states=tuple(s for s in all_states if s not in self.states),
+            missing_error_codes=tuple(c for c in CLOUDHSM_ERROR_CODES if c not in self.codes),
+            **numbers,
+        )
 
 
 def _settled(world: World) -> bool:
@@ -203,8 +223,6 @@ def canonical_key(world: World) -> tuple:
         lineage.setdefault(c.lineage, len(lineage) + 1)
     for b in world.backups:
         lineage.setdefault(b.lineage, len(lineage) + 1)
-    for s in stores:
-        cn.setdefault(s.cluster_id, len(cn) + 1)
     sn = {s.store_id: i for i, s in enumerate(stores, 1)}
     keys = sorted(world.keys, key=lambda k: (sn[k.store_id], k.state, k.pending_window_days or 0, k.key_id))
     kn = {k.key_id: i for i, k in enumerate(keys, 1)}
@@ -249,7 +267,3 @@ def _signature(c, live: set[int]) -> tuple:
             tuple((s.availability_zone, s.exists, s.free_addresses) for s in c.subnets), c.security_group_intact,
             c.trust_anchor is not None, u is None, len(c.key_material & live), c.source_backup_id is not None,
             c.sessions_exhausted)
-
-
-def _renumber(serials: set[int]) -> dict[int, int]:
-    return {old: new for new, old in enumerate(sorted(serials), 1)}
