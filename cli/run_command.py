@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = writable_dir(args.out)
     results = explore_command.run_explorations(args, quiet=args.json)
-    exploration = explore_command.combined(results)
+    exploration = explore_command.combined(results, time.perf_counter() - started)
     if not args.json:
         explore_command.show(results, exploration)
     from ckspec.model import diagrams  # imported here: graphviz is only needed for this step
