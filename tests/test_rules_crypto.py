@@ -161,16 +161,7 @@ def test_generate_random_needs_connected(state):
     CustomKeyStoreInvalidStateException."""
     d = Driver(healthy_account())
     sid = d.create_store()
-    if state == "FAILED":
-        d.env("network_fault_begins")
-        d.connect(sid)
-        d.env("network_fault_ends")
-    elif state != "DISCONNECTED":
-        d.call("ConnectCustomKeyStore", CustomKeyStoreId=sid)
-        if state == "DISCONNECTING":
-            d.settle()
-            d.call("DisconnectCustomKeyStore", CustomKeyStoreId=sid)
-    assert d.store_state(sid) == state
+    d.reach(sid, state)
     d.profile = PERMISSIVE
     assert _errors(d.possible("GenerateRandom", CustomKeyStoreId=sid, NumberOfBytes=8)) == {
         "CustomKeyStoreInvalidStateException"}

@@ -69,16 +69,7 @@ def test_create_key_needs_connected(state):
     and creates nothing."""
     d = Driver(healthy_account())
     sid = d.create_store()
-    if state == "FAILED":
-        d.env("network_fault_begins")
-        d.connect(sid)
-        d.env("network_fault_ends")
-    elif state != "DISCONNECTED":
-        d.call("ConnectCustomKeyStore", CustomKeyStoreId=sid)
-        if state == "DISCONNECTING":
-            d.settle()
-            d.call("DisconnectCustomKeyStore", CustomKeyStoreId=sid)
-    assert d.store_state(sid) == state
+    d.reach(sid, state)
     d.profile = PERMISSIVE
     outs = d.possible("CreateKey", CustomKeyStoreId=sid, Origin="AWS_CLOUDHSM")
     assert _errors(outs) == {INVALID_STATE}
