@@ -212,7 +212,9 @@ def canonical_key(world: World) -> tuple:
     """
     live = {k.key_id for k in world.keys}
     stores = world.stores
-    clusters = sorted(world.clusters, key=lambda c: (_first_use(c.cluster_id, stores), _signature(c, live)))
+    clusters = world.clusters
+    if len(clusters) > 1:
+        clusters = sorted(clusters, key=lambda c: (_first_use(c.cluster_id, stores), _signature(c, live)))
     cn: dict[int, int] = {}
     for s in stores:
         cn.setdefault(s.cluster_id, len(cn) + 1)
@@ -263,7 +265,7 @@ def _first_use(cluster_id: int, stores: tuple) -> int:
 def _signature(c, live: set[int]) -> tuple:
     """What a cluster is, without its identity (orders clusters no store uses)."""
     u = c.kmsuser
-    return (c.state.value, tuple(sorted((h.availability_zone, h.state.value) for h in c.hsms)),
+    return (c.state, tuple(sorted((h.availability_zone, h.state) for h in c.hsms)),
             tuple((s.availability_zone, s.exists, s.free_addresses) for s in c.subnets), c.security_group_intact,
             c.trust_anchor is not None, u is None, len(c.key_material & live), c.source_backup_id is not None,
             c.sessions_exhausted)

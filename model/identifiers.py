@@ -10,6 +10,7 @@ turn into their not-found errors.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 
 ACCOUNT = "111122223333"
@@ -81,12 +82,22 @@ _KEY_ARN = re.compile(rf"arn:aws:kms:{REGION}:{ACCOUNT}:key/(.+)")
 
 
 def parse_store_id(text: object) -> int | None:
-    m = _STORE.fullmatch(text) if isinstance(text, str) else None
+    return _parse_store_id(text) if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_store_id(text: str) -> int | None:
+    m = _STORE.fullmatch(text)
     return int(m.group(1), 16) if m else None
 
 
 def parse_cluster_id(text: object) -> int | None:
-    m = _CLUSTER.fullmatch(text) if isinstance(text, str) else None
+    return _parse_cluster_id(text) if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_cluster_id(text: str) -> int | None:
+    m = _CLUSTER.fullmatch(text)
     return _unbase32(m.group(1)) if m else None
 
 
@@ -102,8 +113,11 @@ def parse_backup_id(text: object) -> int | None:
 
 def parse_key_id(text: object) -> int | None:
     """A key id or key ARN of this account and Region, else None."""
-    if not isinstance(text, str):
-        return None
+    return _parse_key_id(text) if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_key_id(text: str) -> int | None:
     arn = _KEY_ARN.fullmatch(text)
     if arn:
         text = arn.group(1)

@@ -42,14 +42,14 @@ class Secret:
 Password = Union[str, Secret]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Hsm:
     hsm_id: int
     availability_zone: str
     state: HsmState = HsmState.ACTIVE
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Subnet:
     """A private subnet of a cluster in one AZ (CL-04: fixed for the life of the cluster)."""
 
