@@ -15,7 +15,6 @@ import platform
 import attrs
 
 from ckspec.model.explorer import explore
-from ckspec.model.scenarios import healthy_account
 from ckspec.model.scope import INTERACTIONS, LIFECYCLE, Scope
 
 LARGER = (
@@ -28,8 +27,7 @@ LARGER = (
 
 
 def measure(scope: Scope, max_states: int) -> list[str]:
-    r = explore(scope, initial=healthy_account(clusters=min(scope.clusters, scope.stores), zones=scope.zones),
-                max_states=max_states)
+    r = explore(scope, max_states=max_states)
     rate = r.states / r.seconds if r.seconds else 0
     return [scope.name, f"{r.states:,}", f"{r.transitions:,}", f"{len(r.connection_states)}/5",
             f"{len(r.error_codes)}/10", str(r.dead_ends), "yes" if r.complete else "no (limit)",

@@ -16,7 +16,6 @@ import attrs
 
 from ckspec.model.explorer import Exploration, explore
 from ckspec.model.profiles import PROFILES
-from ckspec.model.scenarios import healthy_account
 from ckspec.model.scope import DEFAULT_SCOPES, LIFECYCLE, Scope
 from ckspec.model.world import World
 
@@ -85,10 +84,9 @@ def scopes_from(args: argparse.Namespace) -> tuple[Scope, ...]:
         raise CliError(str(exc)) from None
 
 
-def start_world(args: argparse.Namespace, scope: Scope) -> World:
-    if args.start == "empty":
-        return World(quota=scope.quota)
-    return healthy_account(clusters=min(scope.clusters, scope.stores), zones=scope.zones, quota=scope.quota)
+def start_world(args: argparse.Namespace, scope: Scope) -> World | None:
+    """An empty account, or None: the explorer's default, an account set up as the docs require."""
+    return World(quota=scope.quota) if args.start == "empty" else None
 
 
 def run_explorations(args: argparse.Namespace, quiet: bool = False) -> list[Exploration]:
@@ -109,7 +107,7 @@ def run_explorations(args: argparse.Namespace, quiet: bool = False) -> list[Expl
             return list(pool.map(_explore_job, jobs))
 
 
-def _explore_job(job: tuple[Scope, str, int, World]) -> Exploration:
+def _explore_job(job: tuple[Scope, str, int, World | None]) -> Exploration:
     scope, profile, max_states, initial = job
     return explore(scope, PROFILES[profile], max_states=max_states, initial=initial)
 

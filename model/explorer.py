@@ -25,7 +25,8 @@ from .executor import outcomes
 from .moves import moves
 from .profiles import PERMISSIVE, Profile
 from .responses import visible_key_state
-from .scope import Scope
+from .scenarios import healthy_account
+from .scope import LIFECYCLE, Scope
 from .identifiers import trust_anchor
 from .world import Secret, World
 
@@ -57,15 +58,18 @@ class Exploration:
 
 
 def explore(
-    scope: Scope = Scope(),
+    scope: Scope = LIFECYCLE,
     profile: Profile = PERMISSIVE,
     max_states: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     initial: World | None = None,
 ) -> Exploration:
-    """Enumerate the reachable states of ``scope``; stop early (complete=False) at ``max_states``."""
+    """Enumerate the reachable states of ``scope``, from ``initial`` (by default an account whose
+    clusters are set up as the documentation requires); stop early (complete=False) at ``max_states``."""
     started = time.perf_counter()
-    graph = _Graph(initial if initial is not None else World(quota=scope.quota), max_states)
+    if initial is None:
+        initial = healthy_account(clusters=min(scope.clusters, scope.stores), zones=scope.zones, quota=scope.quota)
+    graph = _Graph(initial, max_states)
     seen = _Seen()
     budget = scope.environment_steps
     while graph.queue:

@@ -11,7 +11,7 @@ from ckspec.model.executor import _context
 from ckspec.model.facts import Context
 from ckspec.model.moves import moves
 from ckspec.model.scope import Scope
-from ckspec.model.transitions import OPERATIONS, Branch
+from ckspec.model.transitions import OPERATIONS
 
 SCOPE = Scope(stores=2, clusters=3, keys=2, faults=2, backups=1)
 #: facts about the subject store, its cluster and kmsuser, and the world (request-independent)
