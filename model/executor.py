@@ -62,6 +62,27 @@ def step(world: World, action: Action, profile: Profile = REFERENCE) -> Outcome:
     return found[0]
 
 
+def changes(world: World, action: Action) -> tuple[Outcome, ...]:
+    """The permissive outcomes of ``action`` that apply a branch: every outcome that can change
+    the world, without the error answers (checks never change it). For exploration, where error
+    answers are self-loops; calls are taken as already valid (like ``prevalidated``)."""
+    if isinstance(action, Environment):
+        return _environment(world, action)
+    if isinstance(action, Call):
+        op = CALLS.get(action.operation)
+        if op is None:
+            raise ModelUsageError(f"the model does not cover the operation {action.operation!r}")
+        ctx = _context(world, PERMISSIVE, op, action.kwargs)
+    else:
+        op = INTERNAL_EVENTS[action.event]
+        ctx = _internal_context(world, action, op, PERMISSIVE)
+    state = subject_state(ctx, op.subject)
+    branches = [b for b in op.branches if state in b.states]
+    if not branches or any(c.blocking and state in c.states and c.test(ctx) for c in op.checks):
+        return ()
+    return tuple(_apply(world, action, op, ctx, b, respond=False)[0] for b in branches if b.test(ctx))
+
+
 def internal_events(world: World) -> tuple[Internal, ...]:
     """The internal events that can happen now: connection attempts and disconnects that can
     complete, and keys whose deletion waiting period can end."""
@@ -122,12 +143,14 @@ def _internal(world: World, action: Internal, profile: Profile) -> tuple[Outcome
     op = INTERNAL_EVENTS.get(action.event)
     if op is None:
         raise ModelUsageError(f"unknown internal event {action.event!r}; known: {', '.join(sorted(INTERNAL_EVENTS))}")
+    return _resolve(world, action, op, _internal_context(world, action, op, profile), profile)
+
+
+def _internal_context(world: World, action: Internal, op: Operation, profile: Profile) -> Context:
     if op.subject == "key":
         key = world.key(action.subject)
-        ctx = Context(world, profile, {}, store=world.store(key.store_id) if key else None, key=key)
-    else:
-        ctx = Context(world, profile, {}, store=world.store(action.subject))
-    return _resolve(world, action, op, ctx, profile)
+        return Context(world, profile, {}, store=world.store(key.store_id) if key else None, key=key)
+    return Context(world, profile, {}, store=world.store(action.subject))
 
 
 # --- environment events --------------------------------------------------------------------------
@@ -188,13 +211,16 @@ def _message(check: Check, ctx: Context, op: Operation) -> str:
     return f"{check.rules[0]}: {check.why.format(state=state)}"
 
 
-def _apply(world: World, action: Action, op: Operation, ctx: Context, branch: Branch) -> Iterable[Outcome]:
+def _apply(world: World, action: Action, op: Operation, ctx: Context, branch: Branch,
+           respond: bool = True) -> tuple[Outcome, ...]:
+    """The outcomes of one branch: effects, next state, and the response bodies (not built when
+    ``respond`` is false: the explorer only needs the next world)."""
     info: dict[str, Any] = {}
     new = world
     for name in branch.effects:
         new = EFFECTS[name](new, ctx, info)
     new = _set_subject_state(new, op, ctx, branch)
-    if op.kind == "internal":
+    if op.kind == "internal" or not respond:
         return (Outcome(action, None, new, branch.rules, f"{op.name}: {branch.name}", branch.alt),)
     bodies = RESPONSES[branch.response](new, ctx, info)
     return tuple(Outcome(action, Response.success(body), new, branch.rules, f"{op.name}: {branch.name}", branch.alt)

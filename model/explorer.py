@@ -21,7 +21,7 @@ import attrs
 
 from .actions import Action, Environment
 from .aws_service import CLOUDHSM_ERROR_CODES, ConnectionState
-from .executor import outcomes
+from .executor import changes, outcomes
 from .moves import moves
 from .profiles import PERMISSIVE, Profile
 from .responses import visible_key_state
@@ -98,6 +98,8 @@ class _Graph:
     def __init__(self, initial: World, max_states: int | None) -> None:
         self.max_states = max_states
         self.index: dict[tuple, int] = {}
+        #: worlds seen exactly as they are (a cheap hit before computing a canonical key)
+        self.exact: dict[tuple[World, int], int] = {}
         self.worlds: list[World] = []
         self.env_used: list[int] = []
         self.depth: list[int] = []
@@ -127,10 +129,17 @@ class _Graph:
         world, used = self.worlds[current], self.env_used[current]
         spent = used + isinstance(action, Environment)
         out = self.successors[current]
-        for outcome in outcomes(world, action, profile, prevalidated=True):
+        # error answers never change the world: a one-answer profile needs them to choose,
+        # the permissive one does not (they would only be self-loops)
+        found = outcomes(world, action, profile, prevalidated=True) if profile.single else changes(world, action)
+        for outcome in found:
             self.transitions += 1
             if outcome.world is world and spent == used:  # an error answer changes nothing
                 out.append(current)
+                continue
+            target = self.exact.get((outcome.world, spent))
+            if target is not None:
+                out.append(target)
                 continue
             key = (canonical_key(outcome.world), spent)
             target = self.index.get(key)
@@ -140,6 +149,7 @@ class _Graph:
                     self.partial.add(current)
                     continue
                 target = self._add(outcome.world, spent, (current, action), key)
+            self.exact[(outcome.world, spent)] = target
             out.append(target)
 
 

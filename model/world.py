@@ -58,7 +58,7 @@ class Subnet:
     free_addresses: int = 2
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class KmsUser:
     """The kmsuser crypto user of a cluster (KU-01)."""
 
@@ -71,7 +71,7 @@ class KmsUser:
     two_factor: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Cluster:
     cluster_id: int
     state: ClusterState
@@ -96,7 +96,7 @@ class Cluster:
         return next((s for s in self.subnets if s.availability_zone == zone), None)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Backup:
     """A cluster backup: the users (kmsuser as of that moment, CEC-11) and key material."""
 
@@ -109,7 +109,7 @@ class Backup:
     key_material: frozenset[int] = frozenset()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class KeyStore:
     store_id: int
     name: str
@@ -133,7 +133,7 @@ class KeyStore:
         return self.state in (ConnectionState.CONNECTED, ConnectionState.DISCONNECTING)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Key:
     """A KMS key in a CloudHSM key store. ``state`` is the key's own state; what DescribeKey
     shows is derived from it and from the store (KS-02, KS-03)."""
@@ -144,7 +144,7 @@ class Key:
     pending_window_days: int | None = None
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class World:
     clusters: tuple[Cluster, ...] = ()
     backups: tuple[Backup, ...] = ()
