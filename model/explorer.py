@@ -8,7 +8,9 @@ visited set is keyed on a canonical renumbering, which keeps the search finite.
 The report says how many states and transitions there are, which connection states,
 connection error codes and key states are reachable, and which states are *dead ends*:
 states from which no sequence of actions brings every key store back to DISCONNECTED
-(or deletes it).
+(or deletes it). A transition is an outcome of a table branch, or of an environment event:
+error answers never change the world, so the permissive exploration does not follow them
+(with a one-answer profile they are followed, since they compete with the branches).
 """
 
 from __future__ import annotations
