@@ -45,7 +45,9 @@ def event(rules: tuple[str, ...], choices: Callable[[World, Scope], Iterable[tup
         def apply(world: World, *args: Any) -> World:
             new = fn(world, *args)
             if new is None:
-                raise ValueError(f"environment event {fn.__name__}{args} is not possible in this world")
+                from .actions import Environment  # the action's repr redacts passwords
+
+            raise ValueError(f"{Environment(fn.__name__, args)!r} is not possible in this world")
             return new
 
         EVENTS[fn.__name__] = EnvironmentEvent(fn.__name__, rules, (fn.__doc__ or "").strip(), guard, apply,

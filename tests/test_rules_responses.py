@@ -238,3 +238,13 @@ def test_create_kmsuser_does_not_print_the_password():
     out = d.env("create_kmsuser", cid, "Cr3atePassXYZ")
     _assert_no_secret(repr(out.action))
     _assert_no_secret(repr(out))
+
+
+def test_impossible_environment_event_error_hides_the_password():
+    """KU-04: the error for an environment event that cannot happen does not quote its password."""
+    from ckspec.model import World
+    from ckspec.model.environment import EVENTS
+
+    with pytest.raises(ValueError) as raised:
+        EVENTS["create_kmsuser"].apply(World(), 5, "Sup3rSecretPw")
+    assert "Sup3rSecretPw" not in str(raised.value)
