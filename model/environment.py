@@ -45,9 +45,9 @@ def event(rules: tuple[str, ...], choices: Callable[[World, Scope], Iterable[tup
         def apply(world: World, *args: Any) -> World:
             new = fn(world, *args)
             if new is None:
-                from .actions import Environment  # the action's repr redacts passwords
+                from .actions import Environment  # its repr redacts passwords
 
-            raise ValueError(f"{Environment(fn.__name__, args)!r} is not possible in this world")
+                raise ValueError(f"{Environment(fn.__name__, args)!r} is not possible in this world")
             return new
 
         EVENTS[fn.__name__] = EnvironmentEvent(fn.__name__, rules, (fn.__doc__ or "").strip(), guard, apply,
