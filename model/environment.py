@@ -32,12 +32,16 @@ class EnvironmentEvent:
     choices: Callable[[World, Scope], Iterable[tuple[Any, ...]]]
     #: counts towards the scope's budget of simultaneous faults
     fault: bool = False
+    #: undoes a fault (a transient fault ends, a person logs out, addresses are freed): always
+    #: possible in a bounded exploration, whatever its budget of environment events
+    repair: bool = False
 
 
 EVENTS: dict[str, EnvironmentEvent] = {}
 
 
-def event(rules: tuple[str, ...], choices: Callable[[World, Scope], Iterable[tuple[Any, ...]]], fault: bool = False):
+def event(rules: tuple[str, ...], choices: Callable[[World, Scope], Iterable[tuple[Any, ...]]], fault: bool = False,
+          repair: bool = False):
     def register(fn: Callable[..., World | None]) -> Callable[..., World | None]:
         def guard(world: World, *args: Any) -> bool:
             return fn(world, *args) is not None
@@ -51,7 +55,7 @@ def event(rules: tuple[str, ...], choices: Callable[[World, Scope], Iterable[tup
             return new
 
         EVENTS[fn.__name__] = EnvironmentEvent(fn.__name__, rules, (fn.__doc__ or "").strip(), guard, apply,
-                                               choices, fault)
+                                               choices, fault, repair)
         return fn
 
     return register
@@ -239,7 +243,7 @@ def kmsuser_logs_in(world: World, cluster_id: int) -> World | None:
     return _with_user(world, c, logged_in=True)
 
 
-@event(("KU-09", "CEC-09"), _clusters)
+@event(("KU-09", "CEC-09"), _clusters, repair=True)
 def kmsuser_logs_out(world: World, cluster_id: int) -> World | None:
     """The person logged in as kmsuser logs out (KU-09 step 4)."""
     found = _user(world, cluster_id)
@@ -321,7 +325,7 @@ def exhaust_subnet(world: World, cluster_id: int, zone: str) -> World | None:
     return _subnet_change(world, cluster_id, zone, free_addresses=0)
 
 
-@event(("CEC-03",), _cluster_zones)
+@event(("CEC-03",), _cluster_zones, repair=True)
 def free_subnet(world: World, cluster_id: int, zone: str) -> World | None:
     """Free addresses in a subnet (delete unused ENIs or instances, CEC-03)."""
     c = world.cluster(cluster_id)
@@ -340,7 +344,7 @@ def break_security_group(world: World, cluster_id: int) -> World | None:
     return world.with_cluster(attrs.evolve(c, security_group_intact=False))
 
 
-@event(("NET-05",), _clusters)
+@event(("NET-05",), _clusters, repair=True)
 def repair_security_group(world: World, cluster_id: int) -> World | None:
     """Restore the default TCP 2223-2225 rules."""
     c = world.cluster(cluster_id)
@@ -358,7 +362,7 @@ def sessions_exhausted(world: World, cluster_id: int) -> World | None:
     return world.with_cluster(attrs.evolve(c, sessions_exhausted=True))
 
 
-@event(("CRYPTO-04",), _clusters)
+@event(("CRYPTO-04",), _clusters, repair=True)
 def sessions_freed(world: World, cluster_id: int) -> World | None:
     c = world.cluster(cluster_id)
     if c is None or not c.sessions_exhausted:
@@ -372,7 +376,7 @@ def network_fault_begins(world: World) -> World | None:
     return None if world.network_fault else attrs.evolve(world, network_fault=True)
 
 
-@event(("CEC-06",), _nothing)
+@event(("CEC-06",), _nothing, repair=True)
 def network_fault_ends(world: World) -> World | None:
     return attrs.evolve(world, network_fault=False) if world.network_fault else None
 
@@ -383,7 +387,7 @@ def internal_fault_begins(world: World) -> World | None:
     return None if world.internal_fault else attrs.evolve(world, internal_fault=True)
 
 
-@event(("CEC-04",), _nothing)
+@event(("CEC-04",), _nothing, repair=True)
 def internal_fault_ends(world: World) -> World | None:
     return attrs.evolve(world, internal_fault=False) if world.internal_fault else None
 

@@ -23,6 +23,7 @@ import attrs
 
 from .actions import Action, Environment
 from .aws_service import CLOUDHSM_ERROR_CODES, ConnectionState
+from .environment import EVENTS
 from .executor import changes, outcomes
 from .moves import moves
 from .profiles import PERMISSIVE, Profile
@@ -129,7 +130,7 @@ class _Graph:
 
     def follow(self, current: int, action: Action, profile: Profile) -> None:
         world, used = self.worlds[current], self.env_used[current]
-        spent = used + isinstance(action, Environment)
+        spent = used + (isinstance(action, Environment) and not EVENTS[action.event].repair)
         out = self.successors[current]
         # error answers never change the world: a one-answer profile needs them to choose,
         # the permissive one does not (they would only be self-loops)

@@ -20,11 +20,11 @@ from .world import World
 
 
 def moves(world: World, scope: Scope, environment: bool = True) -> Iterator[Action]:
-    """Every action to try next in ``world`` (calls, internal events, environment events)."""
+    """Every action to try next in ``world``: calls, internal events, and environment events
+    (only the repairs when ``environment`` is false, e.g. once a path spent its budget)."""
     yield from kms_calls(world, scope)
     yield from internal_events(world)
-    if environment:
-        yield from environment_events(world, scope)
+    yield from environment_events(world, scope, repairs_only=not environment)
 
 
 def kms_calls(world: World, scope: Scope) -> Iterator[Call]:
@@ -58,10 +58,10 @@ def kms_calls(world: World, scope: Scope) -> Iterator[Call]:
             yield Call.of(op, KeyId=kid)
 
 
-def environment_events(world: World, scope: Scope) -> Iterator[Environment]:
+def environment_events(world: World, scope: Scope, repairs_only: bool = False) -> Iterator[Environment]:
     budget_left = faults(world) < scope.faults
     for event in EVENTS.values():
-        if event.fault and not budget_left:
+        if (event.fault and not budget_left) or (repairs_only and not event.repair):
             continue
         for args in event.choices(world, scope):
             if event.guard(world, *args):

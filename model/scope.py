@@ -27,7 +27,8 @@ class Scope:
     backups: int = attrs.field(default=1, validator=_at_least(0))
     #: how many environment deviations (faults) may hold at once
     faults: int = attrs.field(default=1, validator=_at_least(0))
-    #: how many environment events one path may contain (None: unbounded)
+    #: how many environment events one path may contain (None: unbounded); repairs (a fault
+    #: ends, a person logs out, ...) do not count, so a fault never outlives the budget
     environment_steps: int | None = attrs.field(default=None)
     #: how many steps from the initial world (None: unbounded)
     depth: int | None = attrs.field(default=None)

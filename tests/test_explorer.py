@@ -10,6 +10,7 @@ from ckspec.model import transitions
 from ckspec.model.explorer import canonical_key, explore
 from ckspec.model.moves import moves
 from ckspec.model.executor import outcomes
+from ckspec.model.profiles import PROFILES
 from ckspec.model.scope import LIFECYCLE, Scope
 from ckspec.model.world import World
 
@@ -92,3 +93,11 @@ def test_equal_keys_have_equal_successor_keys():
         return {canonical_key(o.world) for a in moves(world, LIFECYCLE) for o in outcomes(world, a)}
 
     assert successor_keys(d1.world) == successor_keys(d2.world)
+
+
+def test_reference_profile_has_no_dead_end_either():
+    """AMB-07, CEC-04: under the one-answer profile a KMS internal fault refuses every call, so a store can be
+    stuck only while the fault lasts; faults always end (repairs do not count against the scope's budget)."""
+    result = explore(attrs.evolve(LIFECYCLE, keys=0), PROFILES["reference"])
+    assert result.complete and result.dead_ends == 0
+    assert len(result.error_codes) == 10
