@@ -15,14 +15,13 @@ import platform
 import attrs
 
 from ckspec.model.explorer import explore
-from ckspec.model.scope import INTERACTIONS, LIFECYCLE, Scope
+from ckspec.model.scope import INTERACTIONS, LIFECYCLE, PRODUCT, Scope
 
 LARGER = (
     attrs.evolve(LIFECYCLE, name="lifecycle, 2 keys", keys=2),
     attrs.evolve(LIFECYCLE, name="lifecycle, 2 clusters + backup", clusters=2, backups=1),
     attrs.evolve(INTERACTIONS, name="interactions, 1 env event", faults=1, environment_steps=1),
-    Scope(name="issue minimum, every env event unbounded", stores=2, clusters=2, hsms=2, zones=2, keys=2, backups=1,
-          faults=1, environment_steps=None),
+    PRODUCT,
 )
 
 

@@ -16,7 +16,7 @@ import attrs
 
 from ckspec.model.explorer import Exploration, explore
 from ckspec.model.profiles import PROFILES
-from ckspec.model.scope import DEFAULT_SCOPES, LIFECYCLE, Scope
+from ckspec.model.scope import DEFAULT_SCOPES, LIFECYCLE, NAMED_SCOPES, Scope
 from ckspec.model.world import World
 
 from .errors import CliError, positive_int
@@ -38,8 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_scope_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scope (any of these explores one scope: --scope, or lifecycle, changed by the flags)")
-    g.add_argument("--scope", choices=[s.name for s in DEFAULT_SCOPES],
-                   help="explore only this default scope (default: all of them)")
+    g.add_argument("--scope", choices=list(NAMED_SCOPES),
+                   help="explore this named scope only (default: lifecycle and interactions; 'product' "
+                        "is both at once and needs --max-states)")
     base = LIFECYCLE
     g.add_argument("--stores", type=positive_int, help=f"key stores ({base.stores})")
     g.add_argument("--clusters", type=positive_int, help=f"clusters, restored ones included ({base.clusters})")
@@ -71,7 +72,7 @@ def _optional(text: str) -> object:
 
 def scopes_from(args: argparse.Namespace) -> tuple[Scope, ...]:
     given = {field: getattr(args, flag) for flag, field in _SCOPE_FLAGS.items() if getattr(args, flag) is not None}
-    chosen = next((s for s in DEFAULT_SCOPES if s.name == args.scope), None)
+    chosen = NAMED_SCOPES.get(args.scope)
     if not given:
         return (chosen,) if chosen else DEFAULT_SCOPES
     base = chosen or LIFECYCLE

@@ -63,3 +63,9 @@ LIFECYCLE = Scope(name="lifecycle", stores=1, clusters=1, hsms=2, zones=2, keys=
 INTERACTIONS = Scope(name="interactions", stores=2, clusters=2, hsms=2, zones=2, keys=2, backups=1, faults=0,
                      environment_steps=0)
 DEFAULT_SCOPES = (LIFECYCLE, INTERACTIONS)
+#: Both at once: two stores on two clusters, two keys, every environment event, unbounded.
+#: Not a default: it is the product of two lifecycles and does not finish in minutes (use
+#: --max-states); the proofs cover it symbolically.
+PRODUCT = Scope(name="product", stores=2, clusters=2, hsms=2, zones=2, keys=2, backups=1, faults=1,
+                environment_steps=None)
+NAMED_SCOPES = {s.name: s for s in (*DEFAULT_SCOPES, PRODUCT)}
