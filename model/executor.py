@@ -9,7 +9,7 @@ and builds the responses. A profile decides whether all documented outcomes are 
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import attrs
 
