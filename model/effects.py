@@ -15,7 +15,7 @@ from typing import Any, Callable
 import attrs
 
 from . import identifiers as ids
-from .facts import Context, idempotent_store
+from .facts import Context
 from .world import Key, KeyStore, World
 
 Info = dict[str, Any]
@@ -51,12 +51,6 @@ def end_attempt(world: World, ctx: Context, info: Info) -> World:
 def catch_up_reads(world: World, ctx: Context, info: Info) -> World:
     """AMB-30: eventual consistency has caught up; reads show the current state only."""
     return world.with_store(attrs.evolve(_store(world, ctx), lag=None))
-
-
-@effect
-def clear_error_code(world: World, ctx: Context, info: Info) -> World:
-    """TR-06, CS-07: the error code disappears when a FAILED store is disconnected."""
-    return world.with_store(attrs.evolve(_store(world, ctx), error_code=None))
 
 
 @effect
@@ -170,11 +164,6 @@ def delete_key(world: World, ctx: Context, info: Info) -> World:
     return world.without_key(_key(world, ctx).key_id)
 
 
-def existing_store_for_retry(ctx: Context) -> KeyStore | None:
-    """CREATE-10: the store an idempotent Create returns."""
-    return idempotent_store(ctx)
-
-
 #: What each effect does to the facts guards read about the same subject: a fact mapped to
 #: True or False takes that value, one mapped to None may take any value, and every fact
 #: not listed keeps its value. This is the effects' meaning at the level of the transition
@@ -183,7 +172,6 @@ def existing_store_for_retry(ctx: Context) -> KeyStore | None:
 FACT_CHANGES: dict[str, dict[str, bool | None]] = {
     "start_attempt": {"attempt_in_flight": True},
     "end_attempt": {"attempt_in_flight": False},
-    "clear_error_code": {},
     "catch_up_reads": {"reads_lag": False},
     "rotate_kmsuser_password": {"password_matches": True, "kmsuser_failed_before": False},
     "lock_out_kmsuser": {"kmsuser_locked": True},

@@ -233,7 +233,7 @@ def _set_subject_state(world: World, op: Operation, ctx: Context, branch: Branch
     if op.subject == "store" and ctx.store is not None:
         store = world.store(ctx.store.store_id)
         target = ConnectionState(branch.target)
-        code = branch.error_code if target is ConnectionState.FAILED else None
+        code = branch.error_code if target is ConnectionState.FAILED else None  # CS-07, TR-06: only FAILED has one
         # AMB-30: after a call changes the state, reads may still show the old one for a while
         lag = (store.state, store.error_code) if op.kind == "call" and target is not store.state else None
         return world.with_store(attrs.evolve(store, state=target, error_code=code, lag=lag))

@@ -229,30 +229,26 @@ def malformed_arn(ctx: Context) -> bool:
 
 @fact("Decrypt's ciphertext was not produced by this model's Encrypt")
 def ciphertext_invalid(ctx: Context) -> bool:
-    return _ciphertext_key(ctx.params.get("CiphertextBlob")) is None
+    return ciphertext_key(ctx.params.get("CiphertextBlob")) is None
 
 
 @fact("Decrypt names a KeyId other than the ciphertext's key")
 def ciphertext_key_mismatch(ctx: Context) -> bool:
     named = ctx.params.get("KeyId")
-    return named is not None and ids.parse_key_id(named) != _ciphertext_key(ctx.params.get("CiphertextBlob"))
+    return named is not None and ids.parse_key_id(named) != ciphertext_key(ctx.params.get("CiphertextBlob"))
 
 
 CIPHERTEXT_MAGIC = b"ckspec-ct\x00"
 
 
-def _ciphertext_key(blob: object) -> int | None:
+def ciphertext_key(blob: object) -> int | None:
+    """The key serial a model ciphertext was made with, or None."""
     if not isinstance(blob, (bytes, bytearray)) or not blob.startswith(CIPHERTEXT_MAGIC):
         return None
     rest = bytes(blob[len(CIPHERTEXT_MAGIC):])
     if len(rest) < 8:
         return None
     return int.from_bytes(rest[:8], "big")
-
-
-def ciphertext_key(blob: object) -> int | None:
-    """The key serial a model ciphertext was made with, or None."""
-    return _ciphertext_key(blob)
 
 
 @fact("ScheduleKeyDeletion's waiting period is outside 7-30 days (AMB-36)")

@@ -16,8 +16,7 @@ import attrs
 
 from . import identifiers as ids
 from .aws_service import ConnectionState
-from .facts import MARKER_PREFIX, Context, ciphertext_key, matching_stores, parse_marker
-from .effects import existing_store_for_retry
+from .facts import MARKER_PREFIX, Context, ciphertext_key, idempotent_store, matching_stores, parse_marker
 from .facts import CIPHERTEXT_MAGIC
 from .world import Key, KeyStore, World
 
@@ -42,7 +41,7 @@ def empty(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Body, ...]:
 def store_id(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Body, ...]:
     serial = info.get("store_id")
     if serial is None:
-        existing = existing_store_for_retry(ctx)
+        existing = idempotent_store(ctx)  # CREATE-10: an idempotent retry returns the existing store
         assert existing is not None
         serial = existing.store_id
     return ({"CustomKeyStoreId": ids.store_id(serial)},)

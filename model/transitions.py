@@ -255,9 +255,9 @@ DISCONNECT = Operation(
         Branch("abandon the connection attempt", states(S.CONNECTING), ("TR-07", "AMB-06"),
                target=S.DISCONNECTING, effects=("end_attempt",)),
         Branch("clear the failure", states(S.FAILED), ("TR-06", "CONNECT-04", "AMB-05", "AMB-11", "CS-07"),
-               target=S.DISCONNECTING, effects=("clear_error_code",)),
+               target=S.DISCONNECTING),
         Branch("clear the failure at once", states(S.FAILED), ("TR-06", "AMB-05", "AMB-11", "CS-07"),
-               target=S.DISCONNECTED, effects=("clear_error_code",), alt="AMB-05"),
+               target=S.DISCONNECTED, alt="AMB-05"),
     ),
 )
 
