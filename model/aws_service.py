@@ -84,6 +84,12 @@ class ParameterError(ValueError):
     sensitive value (KeyStorePassword, Plaintext)."""
 
 
+def input_members(operation: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The operation's request members and, of those, the required ones (botocore's shape)."""
+    shape = kms().operation_model(operation).input_shape
+    return frozenset(shape.members), frozenset(shape.required_members)
+
+
 def validate_input(operation: str, params: Mapping[str, Any]) -> None:
     """Check a request against the operation's input shape: unknown and missing members,
     types, string/blob lengths, patterns, integer ranges and enum values.

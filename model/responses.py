@@ -18,6 +18,8 @@ from . import identifiers as ids
 from .aws_service import ConnectionState
 from .facts import MARKER_PREFIX, Context, ciphertext_key, idempotent_store, matching_stores, parse_marker
 from .facts import CIPHERTEXT_MAGIC
+from .guards import ALWAYS, Fact, Guard, compile_guard
+from .profiles import REFERENCE
 from .world import Key, KeyStore, World
 
 Body = dict[str, Any]
@@ -90,15 +92,25 @@ def describe_page(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Bod
     return tuple(bodies)
 
 
+#: KS-02, KS-03, AMB-12: the key state KMS shows, as ordered rows (the subject key's own states,
+#: a guard, the state shown; None shows the key's own state). The first row that applies wins.
+#: ``visible_key_state`` reads it here; the proofs fold the same rows (P-UNAVAILABLE).
+KEY_STATE_SHOWN: tuple[tuple[frozenset[str], Guard, str | None], ...] = (
+    (frozenset({"PendingDeletion"}), ALWAYS, None),
+    (frozenset({"Enabled", "Disabled"}), ~Fact("store_connected"), "Unavailable"),
+    (frozenset({"Enabled", "Disabled"}), ALWAYS, None),
+)
+_SHOWN = tuple((states, compile_guard(guard), shown) for states, guard, shown in KEY_STATE_SHOWN)
+
+
 def visible_key_state(world: World, key: Key) -> str:
     """KS-02, KS-03, AMB-12: PendingDeletion shows through; otherwise a key whose store is not
     CONNECTED reads Unavailable; otherwise the key's own state."""
-    if key.state == "PendingDeletion":
-        return key.state
-    store = world.store(key.store_id)
-    if store is None or store.state is not ConnectionState.CONNECTED:
-        return "Unavailable"
-    return key.state
+    ctx = Context(world, REFERENCE, {}, store=world.store(key.store_id), key=key)
+    for states, applies, shown in _SHOWN:
+        if key.state in states and applies(ctx):
+            return shown or key.state
+    raise AssertionError(f"KEY_STATE_SHOWN has no row for a key in state {key.state}")
 
 
 def metadata(world: World, key: Key, shown_state: str | None = None) -> Body:
