@@ -8,7 +8,8 @@ third statement of what a fact means.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import z3
 
@@ -124,7 +125,7 @@ def values(world: World, slots: Slots, codec: Codec, profile: Profile) -> dict[s
             continue
         out[f"ks.{k}"] = key.state
         out[f"key_store.{k}"] = slots.stores[key.store_id]
-        for cid, c in slots.clusters.items():
+        for c in slots.clusters.values():
             cluster = clusters.get(c)
             if cluster is not None:
                 out[f"material.{k}.{c}"] = key.key_id in cluster.key_material

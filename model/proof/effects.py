@@ -9,7 +9,7 @@ meaning on facts) with the solver, and to the concrete effect through the agreem
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import z3
 

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 import z3
@@ -27,7 +27,7 @@ from ..transitions import Operation
 from .properties import LEMMAS, PROPERTIES, Lemma, Property
 from .readers import READERS, REQUEST_FACTS, Request, View
 from .relation import ENVIRONMENT, Encoding, environment_changes, fires, post_state
-from .state import CONN, State, SymbolicScope
+from .state import CONN, DEFAULT_SCOPE, State, SymbolicScope
 from .traces import Trace, from_model
 
 DEFAULT_DEPTH = 8
@@ -96,9 +96,9 @@ class _Unrolling:
             self.acts.append(act)
             self.requests.append(request)
 
-    def search(self, bad_at: Callable[["_Unrolling", int], z3.BoolRef], depth: int) -> tuple[z3.ModelRef, int] | None:
+    def search(self, bad_at: Callable[[_Unrolling, int], z3.BoolRef], depth: int) -> tuple[z3.ModelRef, int] | None:
         self._searches += 1
-        for k in range(0, depth + 1):
+        for k in range(depth + 1):
             self.extend(k)
             flag = z3.Bool(f"bad@{self._searches}@{k}")
             self.solver.add(z3.Implies(flag, bad_at(self, k)))
@@ -133,7 +133,7 @@ def _step_bad(p_step, enc: Encoding) -> Callable[[_Unrolling, int], z3.BoolRef]:
     return bad
 
 
-def prove(scope: SymbolicScope = SymbolicScope(), profile: Profile = PERMISSIVE,
+def prove(scope: SymbolicScope = DEFAULT_SCOPE, profile: Profile = PERMISSIVE,
           operations: Mapping[str, Operation] | None = None, only: Iterable[str] | None = None,
           depth: int = DEFAULT_DEPTH, lemmas: tuple[Lemma, ...] = LEMMAS,
           properties: tuple[Property, ...] = PROPERTIES) -> Report:
@@ -153,28 +153,34 @@ def prove(scope: SymbolicScope = SymbolicScope(), profile: Profile = PERMISSIVE,
     initial = z3.Solver()
     s0 = State.fresh(scope, "i")
     initial.add(enc.initial(s0))
-    active = {}
+    # each candidate is split into its conjuncts, so one false conjunct does not take the rest
+    conjuncts: dict[str, list[tuple[z3.BoolRef, z3.BoolRef]]] = {}
+    active: dict[tuple[str, int], tuple[z3.BoolRef, z3.BoolRef]] = {}
     for cid, formula in candidates:
         t0 = time.perf_counter()
-        holds_initially = initial.check(z3.Not(formula(enc, s0, Request("i")))) == z3.unsat
-        here, there = z3.Bool(f"assume:{cid}"), z3.Bool(f"refute:{cid}")
-        solver.add(z3.Implies(here, formula(enc, s, request)), z3.Implies(there, z3.Not(formula(enc, t, request))))
+        now, then = _split(formula(enc, s, request)), _split(formula(enc, t, request))
+        initially = _split(formula(enc, s0, Request("i")))
+        for n, (a, b, c) in enumerate(zip(now, then, initially)):
+            here, there = z3.Bool(f"assume:{cid}:{n}"), z3.Bool(f"refute:{cid}:{n}")
+            solver.add(z3.Implies(here, a), z3.Implies(there, z3.Not(b)))
+            if initial.check(z3.Not(c)) == z3.unsat:
+                active[(cid, n)] = (here, there)
+        conjuncts[cid] = list(zip(now, then))
         timings[cid] = time.perf_counter() - t0
-        if holds_initially:
-            active[cid] = (here, there)
     changed = True
     while changed:
         changed = False
-        for cid in list(active):
+        for key in list(active):
             t0 = time.perf_counter()
-            assumptions = [h for h, _ in active.values()] + [active[cid][1]]
+            assumptions = [h for h, _ in active.values()] + [active[key][1]]
             preserved = solver.check(*assumptions) == z3.unsat
-            timings[cid] += time.perf_counter() - t0
+            timings[key[0]] += time.perf_counter() - t0
             if not preserved:
-                del active[cid]
+                del active[key]
                 changed = True
+    survived = {cid for cid in conjuncts if all((cid, n) in active for n in range(len(conjuncts[cid])))}
     inductive = [h for h, _ in active.values()]
-    lemma_status = tuple((lem.id, lem.statement, lem.id in active) for lem in lemmas)
+    lemma_status = tuple((lem.id, lem.statement, lem.id in survived) for lem in lemmas)
 
     # 2. each property against the inductive invariant; 4. counterexamples ----------------------
     unrolling = _Unrolling(enc)
@@ -184,7 +190,7 @@ def prove(scope: SymbolicScope = SymbolicScope(), profile: Profile = PERMISSIVE,
         if prop.kind == "recovery":
             results.append(_recovery(prop, enc, solver, inductive, s, unrolling, depth, t0))
             continue
-        proved = _relative(prop, enc, solver, inductive, s, t, act, request, active)
+        proved = _relative(prop, enc, solver, inductive, s, t, act, request, survived)
         if proved:
             results.append(Result(prop, "proved", time.perf_counter() - t0, how=_how(prop)))
             continue
@@ -206,6 +212,13 @@ def prove(scope: SymbolicScope = SymbolicScope(), profile: Profile = PERMISSIVE,
             results.append(Result(prop, "unknown", time.perf_counter() - t0,
                                   how=f"not inductive, and no counterexample within {depth} steps"))
     return Report(scope, profile.name, depth, tuple(results), lemma_status, time.perf_counter() - started)
+
+
+def _split(formula: z3.BoolRef) -> list[z3.BoolRef]:
+    """The conjuncts of a formula (nested conjunctions flattened)."""
+    if z3.is_and(formula):
+        return [part for child in formula.children() for part in _split(child)]
+    return [formula]
 
 
 def _how(prop: Property) -> str:

@@ -13,7 +13,7 @@ answer when a concrete call is checked.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import attrs
 import z3

@@ -17,7 +17,7 @@ proved with it holds for the model.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import attrs
 import z3
@@ -29,7 +29,17 @@ from ..transitions import OPERATIONS, Branch, Check, Operation
 from ..world import ABSENT
 from .effects import SYMBOLIC_EFFECTS
 from .readers import READERS, Request, View
-from .state import CODE, CONN, FIELD, KSTATE, NO_CODE, State, SymbolicScope, well_formed
+from .state import (
+    CODE,
+    CONN,
+    DEFAULT_SCOPE,
+    FIELD,
+    KSTATE,
+    NO_CODE,
+    State,
+    SymbolicScope,
+    well_formed,
+)
 
 STUTTER, ENVIRONMENT = 0, 1
 
@@ -136,7 +146,7 @@ def post_state(op: Operation, branch: Branch, view: View) -> tuple[State, z3.Boo
         if op.subject == "store":
             i = view.slot
             target = CONN[branch.target]
-            code = branch.error_code if branch.target == "FAILED" else NO_CODE
+            code = (branch.error_code if branch.target == "FAILED" else None) or NO_CODE
             post.set("st", (i,), target)
             post.set("code", (i,), CODE[code])
             moved = pre.get("st", i) != target
@@ -223,7 +233,7 @@ def environment_changes(s: State, t: State) -> z3.ArithRef:
 class Encoding:
     """The table of one set of operations, one profile and one scope, as solver terms."""
 
-    def __init__(self, scope: SymbolicScope = SymbolicScope(), profile: Profile = PERMISSIVE,
+    def __init__(self, scope: SymbolicScope = DEFAULT_SCOPE, profile: Profile = PERMISSIVE,
                  operations: Mapping[str, Operation] | None = None) -> None:
         self.scope = scope
         self.profile = profile
