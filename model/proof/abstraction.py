@@ -196,8 +196,10 @@ def request_values(world: World, action: Action, slots: Slots, codec: Codec, pro
         parts.append(request.name == codec.name(name))
     cluster = request_cluster(action)
     parts.append(request.cluster == slots.clusters.get(cluster, slots.spare_cluster))
+    parts.append(request.has_anchor == z3.BoolVal("TrustAnchorCertificate" in params))
     if "TrustAnchorCertificate" in params:
         parts.append(request.anchor == codec.anchor(params["TrustAnchorCertificate"]))
+    parts.append(request.has_password == z3.BoolVal("KeyStorePassword" in params))
     if "KeyStorePassword" in params:
         parts.append(request.password == codec.password(params["KeyStorePassword"]))
     return z3.And(parts)

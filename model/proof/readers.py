@@ -37,12 +37,15 @@ class Request:
         self.has_name = z3.Bool(f"rq.has_name@{tag}")
         self.cluster = z3.Int(f"rq.cluster@{tag}")
         self.anchor = z3.Int(f"rq.anchor@{tag}")
+        self.has_anchor = z3.Bool(f"rq.has_anchor@{tag}")
         self.password = z3.Int(f"rq.password@{tag}")
+        self.has_password = z3.Bool(f"rq.has_password@{tag}")
         self.facts = {name: z3.Bool(f"rq.{name}@{tag}") for name in REQUEST_FACTS}
 
     def variables(self) -> dict[str, z3.ExprRef]:
         return {"rq.name": self.name, "rq.has_name": self.has_name, "rq.cluster": self.cluster,
-                "rq.anchor": self.anchor, "rq.password": self.password,
+                "rq.anchor": self.anchor, "rq.has_anchor": self.has_anchor, "rq.password": self.password,
+                "rq.has_password": self.has_password,
                 **{f"rq.{n}": v for n, v in self.facts.items()}}
 
     def well_formed(self, s: State) -> z3.BoolRef:
@@ -274,7 +277,7 @@ def target_in_use(view: View) -> z3.BoolRef:
 @fact
 def trust_anchor_matches(view: View) -> z3.BoolRef:
     s, r = view.state, view.request
-    return z3.And(target_exists(view), _target(view, "initialized"),
+    return z3.And(r.has_anchor, target_exists(view), _target(view, "initialized"),
                   r.anchor == s.of_cluster(r.cluster, "lineage", z3.IntVal(0)))
 
 
@@ -288,7 +291,8 @@ def quota_reached(view: View) -> z3.BoolRef:
 @fact
 def idempotent_match(view: View) -> z3.BoolRef:
     s, r = view.state, view.request
-    return z3.Or([z3.And(s.get("st", j) == CONN["DISCONNECTED"], s.get("name", j) == r.name,
+    given = z3.And(r.has_name, r.has_anchor, r.has_password)
+    return z3.Or([z3.And(given, s.get("st", j) == CONN["DISCONNECTED"], s.get("name", j) == r.name,
                          s.get("cluster", j) == r.cluster, s.get("anchor", j) == r.anchor,
                          s.get("password", j) == r.password) for j in range(s.scope.stores)])
 

@@ -207,6 +207,9 @@ def request_shape(op: Operation, request: Request) -> list[z3.BoolRef]:
     parts = []
     if op.subject_param == "CustomKeyStoreId":
         parts.append(request.facts["req_store"])  # the request names this store
+    parts.append(request.has_password == request.facts["req_password"])  # KeyStorePassword is present
+    if "TrustAnchorCertificate" not in members:
+        parts.append(z3.Not(request.has_anchor))
     if "NewCustomKeyStoreName" in members:
         parts.append(request.has_name == request.facts["req_name"])
     elif "CustomKeyStoreName" in required:
