@@ -13,7 +13,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import attrs
-
 from ckspec.model.explorer import Exploration, explore
 from ckspec.model.profiles import PROFILES
 from ckspec.model.scope import DEFAULT_SCOPES, LIFECYCLE, NAMED_SCOPES, Scope

@@ -9,10 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from importlib import metadata
-from typing import Sequence
 
-from . import diagrams_command, explore_command, prove_command, rules_command, run_command
+from . import (
+    diagrams_command,
+    explore_command,
+    prove_command,
+    rules_command,
+    run_command,
+)
 from .errors import CliError
 
 COMMANDS = (run_command, explore_command, prove_command, diagrams_command, rules_command)

@@ -43,7 +43,10 @@ def add_proof_arguments(p: argparse.ArgumentParser, aliases: bool = False) -> No
 
 
 def run_proofs(args: argparse.Namespace, only=None, operations=None):
-    from ckspec.model.proof import SymbolicScope, prove  # z3 is imported only when proving
+    from ckspec.model.proof import (  # z3 is imported only when proving
+        SymbolicScope,
+        prove,
+    )
 
     try:
         scope = SymbolicScope(args.proof_stores, args.proof_clusters, args.proof_keys)

@@ -31,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
     exploration = explore_command.combined(results, time.perf_counter() - started)
     if not args.json:
         explore_command.show(results, exploration)
-    from ckspec.model import diagrams  # imported here: graphviz is only needed for this step
+    from ckspec.model import (
+        diagrams,  # imported here: graphviz is only needed for this step
+    )
 
     written = diagrams.write_all(out)
     warning = None if any(p.suffix == ".svg" for p in written) else diagrams.DOT_MISSING

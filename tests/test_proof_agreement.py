@@ -11,28 +11,45 @@ facts and the symbolic effects from the effects.
 from __future__ import annotations
 
 import random
-from functools import lru_cache
+from functools import cache
 
 import z3
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from ckspec.model import (LEGACY, PERMISSIVE, REFERENCE, Call, Driver, Environment, Internal, create_request,
-                          healthy_account, outcomes)
+from ckspec.model import (
+    LEGACY,
+    PERMISSIVE,
+    REFERENCE,
+    Call,
+    Driver,
+    Environment,
+    Internal,
+    create_request,
+    healthy_account,
+    outcomes,
+)
 from ckspec.model import identifiers as ids
 from ckspec.model.moves import moves
-from ckspec.model.proof.abstraction import (Codec, Slots, operation_of, pin, request_cluster, request_values,
-                                            subject_slot, values)
+from ckspec.model.proof.abstraction import (
+    Codec,
+    Slots,
+    operation_of,
+    pin,
+    request_cluster,
+    request_values,
+    subject_slot,
+    values,
+)
 from ckspec.model.proof.relation import ENVIRONMENT, STUTTER, Encoding
 from ckspec.model.proof.state import State, meaningful
 from ckspec.model.scope import Scope
 from ckspec.model.world import ABSENT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SCOPE = Scope(stores=2, clusters=3, keys=2, faults=2, backups=1)
 PROFILES = {"permissive": PERMISSIVE, "reference": REFERENCE, "legacy": LEGACY}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _relation(stores: int, clusters: int, keys: int, profile: str):
     from ckspec.model.proof.state import SymbolicScope
 
@@ -234,7 +251,7 @@ def test_the_relation_rejects_what_the_executor_rejects():
     world = d.world
     action = Call.of("ConnectCustomKeyStore", CustomKeyStoreId=store)
     slots = Slots([world])
-    enc, s, t, act, request, solver = _relation(slots.scope.stores, slots.scope.clusters, slots.scope.keys,
+    enc, s, _t, act, request, solver = _relation(slots.scope.stores, slots.scope.clusters, slots.scope.keys,
                                                 "permissive")
     codec = Codec()
     solver.push()
@@ -264,7 +281,7 @@ def test_symbolic_readers_agree_with_the_fact_readers(seed):
             slots = Slots([world], extra_clusters=[c for c in [request_cluster(action)] if c is not None])
             codec = Codec()
             sc = slots.scope
-            enc, s, t, act, request, solver = _relation(sc.stores, sc.clusters, sc.keys, "permissive")
+            _enc, s, _t, _act, request, solver = _relation(sc.stores, sc.clusters, sc.keys, "permissive")
             op = operation_of(action)
             subject = subject_slot(world, action, slots, PERMISSIVE)
             if subject == ABSENT:

@@ -249,7 +249,7 @@ def _relative(prop, enc, solver, inductive, s, t, act, request, active) -> bool:
 
 RECOVERY_OPERATIONS = ("DisconnectCustomKeyStore", "DisconnectCompletes", "ConnectCustomKeyStore",
                        "ConnectionAttemptCompletes")
-HEALTHY_FACTS = ("cluster_exists", "cluster_active", "hsm_ge1", "subnets_exist", "subnets_free", "sg_intact",
+HEALTHY_FACTS = ("cluster_exists", "cluster_active", "hsm_ge1", "subnets_exist", "subnets_free", "subnets_2az", "sg_intact",
                  "kmsuser_exists", "password_matches")
 UNHEALTHY_FACTS = ("kmsuser_logged_in", "kmsuser_locked", "kmsuser_2fa")
 
@@ -287,7 +287,9 @@ UP = {"CONNECTING": 1, "DISCONNECTED": 2, "DISCONNECTING": 3, "FAILED": 4}
 
 
 def healthy(enc: Encoding, s: State, request: Request) -> z3.BoolRef:
-    """The environment lets every store connect (CONNECT-06): every condition the docs list holds."""
+    """The environment lets every store connect: every condition of CONNECT-06, and those of the
+    quick checks of CONNECT-07 (subnets in two AZs), which a one-answer profile reports as an
+    error whenever they fail (AMB-08), so a cluster with subnets in one AZ never connects there."""
     parts = [s["network_ok"], s["kms_ok"]]
     for i in range(s.scope.stores):
         view = View(s, request, enc.profile, "store", i)

@@ -8,7 +8,7 @@ prove every mutated table and check that exactly that property gets a counterexa
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import attrs
 
@@ -149,4 +149,4 @@ def mutated(name: str) -> Table:
     return MUTATION[name].apply(dict(OPERATIONS))
 
 
-__all__ = ["MUTATION", "MUTATIONS", "Mutation", "mutated", "Branch", "Check"]
+__all__ = ["MUTATION", "MUTATIONS", "Branch", "Check", "Mutation", "mutated"]
