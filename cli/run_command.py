@@ -1,9 +1,10 @@
 """ckspec run: the main job on the embedded default.
 
-Today: explore the default scope and generate the diagrams. Later: the proofs and a
-conformance run against the bundled reference join it. Exits 0 only when every part
-succeeded and the exploration found what the model promises (all five connection states,
-all ten error codes, no dead ends).
+Explore the default scopes, generate the diagrams, and prove the model's properties with
+Z3 (a conformance run against the bundled reference joins it with the conformance engine).
+Exits 0 only when every part succeeded: the exploration found what the model promises (all
+five connection states, all ten error codes, no dead ends) and every property came out as
+expected (proved, or the expected counterexample found).
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import explore_command
+from . import explore_command, prove_command
 from .errors import writable_dir
 from .output import console, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="the main job: explore the default scope and generate the diagrams")
+    p = sub.add_parser("run", help="the main job: explore the default scopes, generate the diagrams, prove")
     p.add_argument("--out", default="diagrams", help="folder for the diagrams (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     explore_command.add_scope_arguments(p)
+    prove_command.add_proof_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -37,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
 
     written = diagrams.write_all(out)
     warning = None if any(p.suffix == ".svg" for p in written) else diagrams.DOT_MISSING
+    proofs, traces = prove_command.run_proofs(args)
+    if not args.json:
+        prove_command.show(proofs, traces)
     problems = []
+    if not proofs.ok:
+        problems.append("proofs: " + ", ".join(f"{r.property.id} {r.result}" for r in proofs.results
+                                               if not r.as_expected))
     if not exploration["complete"]:
         problems.append("the exploration hit its state limit")
     missing = exploration["missing_connection_states"] + exploration["missing_error_codes"]
@@ -48,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "exploration": exploration,
         "diagrams": {"folder": str(out), "files": len(written), "warning": warning},
+        "proofs": {**proofs.as_dict(), "traces": [str(p) for p in traces]},
         "problems": problems,
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -182,7 +182,31 @@ def from_model(model: z3.ModelRef, enc: Encoding, states: list[State], acts: lis
         if action.kind == "environment":
             label = "environment: " + _environment_label(steps[-1].state, state)
         steps.append(TraceStep(label, action.rules, state))
-    return Trace(property_id, tuple(steps), note)
+    return Trace(property_id, _readable(steps), note)
+
+
+#: integer-valued fields whose numbers mean only "same or different": shown as short labels
+_LABELLED = {"name": "name", "anchor": "lineage", "lineage": "lineage"}
+
+
+def _readable(steps: list[TraceStep]) -> tuple[TraceStep, ...]:
+    """Names and lineages as 'name-1', 'lineage-2', ... in order of appearance (the solver's
+    numbers are arbitrary; only equality matters)."""
+    labels: dict[tuple[str, Any], str] = {}
+    counts: dict[str, int] = {}
+
+    def label(kind: str, value: Any) -> str:
+        if (kind, value) not in labels:
+            counts[kind] = counts.get(kind, 0) + 1
+            labels[(kind, value)] = f"{kind}-{counts[kind]}"
+        return labels[(kind, value)]
+
+    out = []
+    for step in steps:
+        state = {name: (label(_LABELLED[name.split(".")[0]], v) if name.split(".")[0] in _LABELLED else v)
+                 for name, v in step.state.items()}
+        out.append(attrs.evolve(step, state=state))
+    return tuple(out)
 
 
 def write(trace: Trace, folder, stem: str) -> list:
