@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-
 _TOY: dict = {}
 
 
@@ -34,7 +33,7 @@ def toy() -> float:
              (v["CONNECTING"], v["FAILED"], True), (v["CONNECTED"], v["DISCONNECTING"], False),
              (v["FAILED"], v["DISCONNECTING"], False), (v["DISCONNECTING"], v["DISCONNECTED"], False)]
     step = z3.Or([z3.And(s == a, t == b, code2 == c) for a, b, c in moves])
-    inv = lambda x, c: c == (x == v["FAILED"])  # noqa: E731
+    inv = lambda x, c: c == (x == v["FAILED"])
     started = time.perf_counter()
     solver = z3.Solver()
     solver.add(inv(s, code), step, z3.Not(inv(t, code2)))

@@ -136,6 +136,14 @@ def _context(world: World, profile: Profile, op: Operation, params: Mapping[str,
     return Context(world, profile, params)
 
 
+def subject_context(world: World, action: Call | Internal, profile: Profile = PERMISSIVE) -> Context:
+    """The context a call or internal event is resolved in: its request and its subject."""
+    if isinstance(action, Call):
+        return _context(world, profile, CALLS[action.operation], action.kwargs)
+    op = INTERNAL_EVENTS[action.event]
+    return _internal_context(world, action, op, profile)
+
+
 # --- internal events -----------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import random
 from ckspec.model import PERMISSIVE, Call, Internal, healthy_account, outcomes
 from ckspec.model import identifiers as ids
 from ckspec.model.effects import EFFECTS, FACT_CHANGES
-from ckspec.model.executor import _context
+from ckspec.model.executor import subject_context
 from ckspec.model.facts import Context
 from ckspec.model.moves import moves
 from ckspec.model.scope import Scope
@@ -30,12 +30,7 @@ def test_every_effect_has_a_declared_meaning():
 
 
 def _subject_context(world, action, op, profile=PERMISSIVE):
-    if isinstance(action, Call):
-        return _context(world, profile, op, action.kwargs)
-    if op.subject == "key":
-        key = world.key(action.subject)
-        return Context(world, profile, {}, store=world.store(key.store_id) if key else None, key=key)
-    return Context(world, profile, {}, store=world.store(action.subject))
+    return subject_context(world, action, profile)
 
 
 def _after(world, before: Context) -> Context:

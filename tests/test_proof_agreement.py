@@ -270,7 +270,7 @@ def test_symbolic_readers_agree_with_the_fact_readers(seed):
     """Every fact's symbolic twin (readers.py) reads the same value as the concrete reader
     (facts.py), for the subject and request of random calls, including facts that only
     read-only rows use (which the successor comparison above cannot see)."""
-    from ckspec.model.proof.abstraction import _subject_context
+    from ckspec.model.executor import subject_context
     from ckspec.model.proof.readers import READERS, View
 
     rng = random.Random(seed)
@@ -286,7 +286,7 @@ def test_symbolic_readers_agree_with_the_fact_readers(seed):
             subject = subject_slot(world, action, slots, PERMISSIVE)
             if subject == ABSENT:
                 continue
-            ctx = _subject_context(world, action, op, PERMISSIVE)
+            ctx = subject_context(world, action, PERMISSIVE)
             view = View(s, request, PERMISSIVE, op.subject, subject)
             solver.push()
             solver.add(pin(s, values(world, slots, codec, PERMISSIVE)),

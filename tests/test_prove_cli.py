@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ckspec.main import main
 
 
@@ -47,7 +46,7 @@ def test_traces_never_hold_a_password(capsys, tmp_path):
 
 
 def test_prove_table_and_exit_code(capsys):
-    code, out, err = _run(capsys, "prove")
+    code, out, _err = _run(capsys, "prove")
     assert code == 0
     for pid in ("P-ENTRY-CONNECTED", "P-RECOVERABLE", "N-CONNECTED-HAS-HSM"):
         assert pid in out
@@ -55,13 +54,13 @@ def test_prove_table_and_exit_code(capsys):
 
 
 def test_a_mutated_table_fails_and_names_the_property(capsys):
-    code, out, err = _run(capsys, "prove", "--mutation", "delete-with-keys", "--property", "P-NO-ORPHAN-KEYS")
+    code, out, _err = _run(capsys, "prove", "--mutation", "delete-with-keys", "--property", "P-NO-ORPHAN-KEYS")
     assert code == 1
     assert "counterexample to P-NO-ORPHAN-KEYS" in out and "DeleteCustomKeyStore" in out and "MUTATED" in out
 
 
 def test_list_mutations(capsys):
-    code, out, err = _run(capsys, "prove", "--list-mutations")
+    code, out, _err = _run(capsys, "prove", "--list-mutations")
     assert code == 0 and "connect-from-failed" in out and "P-FAILED-EXIT" in out
 
 

@@ -15,7 +15,7 @@ import z3
 
 from .. import identifiers as ids
 from ..actions import Action, Call, Internal
-from ..executor import _context
+from ..executor import subject_context
 from ..facts import FACTS, Context
 from ..profiles import Profile
 from ..transitions import CALLS, INTERNAL_EVENTS, Operation
@@ -166,7 +166,7 @@ def request_cluster(action: Action) -> int | None:
 def subject_slot(world: World, action: Action, slots: Slots, profile: Profile) -> int | None | str:
     """The slot of the action's subject, None for account-level ones, ABSENT for a missing one."""
     op = operation_of(action)
-    ctx = _subject_context(world, action, op, profile)
+    ctx = subject_context(world, action, profile)
     if op.subject == "store":
         return ABSENT if ctx.store is None else slots.stores[ctx.store.store_id]
     if op.subject == "key":
@@ -174,20 +174,10 @@ def subject_slot(world: World, action: Action, slots: Slots, profile: Profile) -
     return None
 
 
-def _subject_context(world: World, action: Action, op: Operation, profile: Profile) -> Context:
-    if isinstance(action, Call):
-        return _context(world, profile, op, action.kwargs)
-    if op.subject == "key":
-        key = world.key(action.subject)
-        return Context(world, profile, {}, store=world.store(key.store_id) if key else None, key=key)
-    return Context(world, profile, {}, store=world.store(action.subject))
-
-
 def request_values(world: World, action: Action, slots: Slots, codec: Codec, profile: Profile,
                    request: Request) -> z3.BoolRef:
     """Pin the request variables to what ``action`` asks (request-only facts by the concrete readers)."""
-    op = operation_of(action)
-    ctx = _subject_context(world, action, op, profile)
+    ctx = subject_context(world, action, profile)
     params = ctx.params
     parts = [request.facts[name] == z3.BoolVal(bool(FACTS[name].read(ctx))) for name in REQUEST_FACTS]
     name = params.get("NewCustomKeyStoreName", params.get("CustomKeyStoreName"))
