@@ -104,6 +104,12 @@ def show(report, written, mutation: str | None = None) -> None:
     table(title, ["property", "expected", "result", "seconds", "rules"], rows)
     lemmas = ", ".join(f"{i}{'' if ok else ' (NOT inductive)'}" for i, _, ok in report.lemmas)
     console.print(f"supporting lemmas: {lemmas}")
+    if report.reachable:
+        reached = [w for w, n in report.reachable if n is not None]
+        deepest = max((n for _, n in report.reachable if n is not None), default=0)
+        console.print(f"not vacuous: {len(reached)}/{len(report.reachable)} connection states, error codes and key "
+                      f"states reachable (within {deepest} steps)"
+                      + (f"; NOT reached: {', '.join(report.vacuous)}" if report.vacuous else ""), markup=False)
     for r in report.results:
         if r.counterexample is not None:
             console.print()

@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
         prove_command.show(proofs, traces)
     problems = []
     if not proofs.ok:
-        problems.append("proofs: " + ", ".join(f"{r.property.id} {r.result}" for r in proofs.results
-                                               if not r.as_expected))
+        problems.append("proofs: " + ", ".join([f"{r.property.id} {r.result}" for r in proofs.results
+                                                if not r.as_expected] + [f"{w} unreachable" for w in proofs.vacuous]))
     if not exploration["complete"]:
         problems.append("the exploration hit its state limit")
     missing = exploration["missing_connection_states"] + exploration["missing_error_codes"]

@@ -32,6 +32,23 @@ def test_every_property_is_as_expected(report):
     assert all(inductive for _, _, inductive in report.lemmas)
 
 
+def test_the_encoding_is_not_vacuous(report):
+    """A relation that allowed nothing would prove every safety property: BMC reaches every
+    connection state, every CloudHSM error code and every key state."""
+    assert len(report.reachable) == 5 + 10 + 3 and not report.vacuous
+    assert dict(report.reachable)["store CONNECTED"] == 3  # Create, Connect, the attempt succeeds
+
+
+def test_a_table_that_allows_nothing_is_caught_as_vacuous():
+    import attrs
+
+    from ckspec.model.transitions import OPERATIONS
+
+    frozen = {name: attrs.evolve(op, branches=()) for name, op in OPERATIONS.items()}
+    report = prove(operations=frozen)
+    assert not report.ok and "store CONNECTED" in report.vacuous
+
+
 def test_the_issue_properties_are_all_there():
     wanted = {"P-ENTRY-CONNECTED", "P-FAILED-EXIT", "P-ERRORCODE-IFF-FAILED", "P-KEY-ENTRY", "P-NO-ORPHAN-KEYS",
               "P-UNIQUE", "P-UNAVAILABLE", "P-UPDATE-SAFE", "P-ONLY-USER-DISCONNECTS", "P-RECOVERABLE",

@@ -28,6 +28,7 @@ def test_prove_json_has_the_documented_fields(capsys, tmp_path):
     assert by_id["N-CONNECTED-HAS-HSM"]["result"] == "violated" and by_id["N-CONNECTED-HAS-HSM"]["counterexample"]
     assert all(p["result"] == "proved" for p in data["properties"] if p["expected"] == "holds")
     assert "counterexample" not in by_id["P-UNIQUE"]
+    assert all(r["steps"] is not None for r in data["reachable"]) and len(data["reachable"]) == 18
     # the counterexample is an ITF trace, a DOT drawing (and an SVG when graphviz is there)
     itf = json.loads((tmp_path / "N-CONNECTED-HAS-HSM.itf.json").read_text())
     assert itf["#meta"]["format"] == "ITF" and itf["vars"] == ["account", "stores", "clusters", "keys"]
@@ -51,6 +52,7 @@ def test_prove_table_and_exit_code(capsys):
     for pid in ("P-ENTRY-CONNECTED", "P-RECOVERABLE", "N-CONNECTED-HAS-HSM"):
         assert pid in out
     assert "2 stores, 2 clusters, 2 keys" in out and "10 proved, 1 violated, 0 unknown" in out
+    assert "not vacuous: 18/18" in out
 
 
 def test_a_mutated_table_fails_and_names_the_property(capsys):

@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterable, Mapping
 import attrs
 import z3
 
+from ..aws_service import CLOUDHSM_ERROR_CODES
 from ..profiles import PERMISSIVE, Profile
 from ..transitions import Operation
 from .properties import LEMMAS, PROPERTIES, Lemma, Property
 from .readers import READERS, REQUEST_FACTS, Request, View
 from .relation import ENVIRONMENT, Encoding, environment_changes, fires, post_state
-from .state import CONN, DEFAULT_SCOPE, State, SymbolicScope
+from .state import CODE, CONN, CONN_STATES, DEFAULT_SCOPE, KEY_STATES, KSTATE, State, SymbolicScope
 from .traces import Trace, from_model
 
 DEFAULT_DEPTH = 8
@@ -62,15 +63,23 @@ class Report:
     results: tuple[Result, ...]
     lemmas: tuple[tuple[str, str, bool], ...]
     seconds: float
+    #: sanity (non-vacuity): each connection state, error code and key state, and the steps
+    #: BMC needed to reach it (None: not reached within the depth)
+    reachable: tuple[tuple[str, int | None], ...] = ()
+
+    @property
+    def vacuous(self) -> list[str]:
+        return [what for what, steps in self.reachable if steps is None]
 
     @property
     def ok(self) -> bool:
-        return all(r.as_expected for r in self.results)
+        return all(r.as_expected for r in self.results) and not self.vacuous
 
     def as_dict(self) -> dict:
         return {"scope": attrs.asdict(self.scope) | {"text": self.scope.describe()}, "profile": self.profile,
                 "bmc_depth": self.depth, "ok": self.ok, "seconds": round(self.seconds, 4),
                 "lemmas": [{"id": i, "statement": s, "inductive": ok} for i, s, ok in self.lemmas],
+                "reachable": [{"what": w, "steps": n} for w, n in self.reachable],
                 "properties": [r.as_dict() for r in self.results]}
 
 
@@ -96,14 +105,15 @@ class _Unrolling:
             self.acts.append(act)
             self.requests.append(request)
 
-    def search(self, bad_at: Callable[[_Unrolling, int], z3.BoolRef], depth: int) -> tuple[z3.ModelRef, int] | None:
+    def search(self, bad_at: Callable[[_Unrolling, int], z3.BoolRef], depth: int,
+               smallest: bool = True) -> tuple[z3.ModelRef, int] | None:
         self._searches += 1
         for k in range(depth + 1):
             self.extend(k)
             flag = z3.Bool(f"bad@{self._searches}@{k}")
             self.solver.add(z3.Implies(flag, bad_at(self, k)))
             if self.solver.check(flag) == z3.sat:
-                return self._smallest_environment(flag, k), k
+                return (self._smallest_environment(flag, k) if smallest else self.solver.model()), k
         return None
 
     def _smallest_environment(self, flag: z3.BoolRef, k: int) -> z3.ModelRef:
@@ -136,7 +146,7 @@ def _step_bad(p_step, enc: Encoding) -> Callable[[_Unrolling, int], z3.BoolRef]:
 def prove(scope: SymbolicScope = DEFAULT_SCOPE, profile: Profile = PERMISSIVE,
           operations: Mapping[str, Operation] | None = None, only: Iterable[str] | None = None,
           depth: int = DEFAULT_DEPTH, lemmas: tuple[Lemma, ...] = LEMMAS,
-          properties: tuple[Property, ...] = PROPERTIES) -> Report:
+          properties: tuple[Property, ...] = PROPERTIES, check_reachability: bool | None = None) -> Report:
     started = time.perf_counter()
     enc = Encoding(scope, profile, operations)
     wanted = set(only) if only is not None else None
@@ -211,7 +221,30 @@ def prove(scope: SymbolicScope = DEFAULT_SCOPE, profile: Profile = PERMISSIVE,
         else:
             results.append(Result(prop, "unknown", time.perf_counter() - t0,
                                   how=f"not inductive, and no counterexample within {depth} steps"))
-    return Report(scope, profile.name, depth, tuple(results), lemma_status, time.perf_counter() - started)
+    if check_reachability is None:
+        check_reachability = only is None  # a selection of properties asks for those only
+    reachable = _reachability(enc, unrolling, depth) if check_reachability else ()
+    return Report(scope, profile.name, depth, tuple(results), lemma_status, time.perf_counter() - started, reachable)
+
+
+def _reachability(enc: Encoding, unrolling: _Unrolling, depth: int) -> tuple[tuple[str, int | None], ...]:
+    """Every connection state, error code and key state is reachable: the encoding is not
+    vacuous (a relation that allowed nothing would make every safety property 'proved')."""
+    targets: list[tuple[str, Callable[[State], z3.BoolRef]]] = []
+    for name in CONN_STATES[1:]:
+        targets.append((f"store {name}", lambda s, n=name: z3.Or([s.get("st", i) == CONN[n]
+                                                                  for i in range(s.scope.stores)])))
+    for code in sorted(CLOUDHSM_ERROR_CODES):
+        targets.append((f"code {code}", lambda s, c=code: z3.Or([s.get("code", i) == CODE[c]
+                                                                 for i in range(s.scope.stores)])))
+    for name in KEY_STATES[1:]:
+        targets.append((f"key {name}", lambda s, n=name: z3.Or([s.get("ks", k) == KSTATE[n]
+                                                                for k in range(s.scope.keys)])))
+    out = []
+    for what, goal in targets:
+        found = unrolling.search(lambda u, k, g=goal: g(u.states[k]), depth, smallest=False)
+        out.append((what, found[1] if found else None))
+    return tuple(out)
 
 
 def _split(formula: z3.BoolRef) -> list[z3.BoolRef]:
