@@ -15,6 +15,7 @@ end only when days pass.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 import attrs
@@ -22,6 +23,7 @@ import attrs
 from ckspec.model import identifiers as ids
 from ckspec.model import PERMISSIVE, Call, Environment, Outcome, World, internal_events, outcomes
 from ckspec.model.environment import EVENTS
+from ckspec.model.transitions import CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES
 
 from .adapter import EnvironmentReply, Reply
 from .identity import Binding, difference
@@ -153,7 +155,8 @@ class PossibleWorlds:
                 keep.setdefault(world_key(world), world)
                 refused.append(world)
         if not keep:
-            rules = EVENTS[event.event].rules
+            # the target's own earlier transitions may be what differs: name the ones allowed meanwhile
+            rules = (*EVENTS[event.event].rules, *dict.fromkeys(r for o in self.recent for r in o.rules))
             expected = "refused" if reply.applied else "applied"
             observed = "applied" if reply.applied else "refused"
             raise Nonconformance(Mismatch(
@@ -191,13 +194,18 @@ def _call_mismatch(call: Call, reply: Reply, reasons: list[tuple[Outcome, str]],
         label = outcome.response.summary() + (f" ({outcome.alt})" if outcome.alt else "")
         if label not in expected:
             expected.append(label)
-    if reply.ok and call.operation in ("DescribeCustomKeyStores", "DescribeKey"):
-        # a read may show a transition the target made on its own: name the rules of the ones allowed
-        for outcome in recent:
-            rules.extend(r for r in outcome.rules if r not in rules)
     # the closest explanation: an outcome with the same status, else the first
     same_kind = [why for o, why in reasons if o.response.ok == reply.ok and o.response.error == reply.error]
     detail = (same_kind or [why for _, why in reasons] or [""])[0]
+    if reply.ok and recent and any(f in detail for f in ("ConnectionState", "ConnectionErrorCode", "KeyState")):
+        # a read shows a state the target reached on its own: the rules of the transitions the
+        # model allowed meanwhile come first (the target's own transition may be the wrong one)
+        internal = [r for o in recent for r in o.rules]
+        shown = re.search(r"ConnectionState: expected '\w+', observed '(\w+)'", detail)
+        if shown:  # and the rules of the transitions that lead to the state the target showed
+            internal += [r for op in (CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES) for b in op.branches
+                         if b.alt is None and b.target == shown.group(1) for r in b.rules]
+        rules = [*dict.fromkeys(internal), *(r for r in rules if r not in internal)]
     first = rules[0] if rules else "ERR-01"
     message = (f"{first}: {call!r}: the model allows {' or '.join(expected)} (rules {', '.join(rules)}); "
                f"the target returned {reply.summary()}" + (f" [{detail}]" if detail and reply.ok else ""))

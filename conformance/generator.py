@@ -47,6 +47,8 @@ class Memory:
 
     stores: list[str] = attrs.field(factory=list)
     keys: list[str] = attrs.field(factory=list)
+    #: the rest of a rule's step sequence (connect, then settle)
+    queue: list[Step] = attrs.field(factory=list)
 
     def note(self, world: World) -> None:
         for s in world.stores:
@@ -96,11 +98,30 @@ def connect(data, world, memory, session) -> Step:
     return call("ConnectCustomKeyStore", CustomKeyStoreId=_store(data, world, memory))
 
 
+def connect_and_settle(data, world, memory, session) -> tuple[Step, ...]:
+    return (connect(data, world, memory, session), SettleStep())
+
+
+def connect_with_key(data, world, memory, session) -> tuple[Step, ...]:
+    step = connect(data, world, memory, session)
+    return (step, SettleStep(), call("CreateKey", CustomKeyStoreId=step.kwargs["CustomKeyStoreId"], Origin="AWS_CLOUDHSM"))
+
+
+def disconnect_and_settle(data, world, memory, session) -> tuple[Step, ...]:
+    return (disconnect(data, world, memory, session), SettleStep())
+
+
 def disconnect(data, world, memory, session) -> Step:
+    busy = [ids.store_id(s.store_id) for s in world.stores if s.state.value in ("CONNECTED", "FAILED")]
+    if busy and data.draw(_below(2)):
+        return call("DisconnectCustomKeyStore", CustomKeyStoreId=pick(data, busy))
     return call("DisconnectCustomKeyStore", CustomKeyStoreId=_store(data, world, memory))
 
 
 def delete_store(data, world, memory, session) -> Step:
+    idle = [ids.store_id(s.store_id) for s in world.stores if s.state.value == "DISCONNECTED"]
+    if idle and data.draw(_below(2)):
+        return call("DeleteCustomKeyStore", CustomKeyStoreId=pick(data, idle))
     return call("DeleteCustomKeyStore", CustomKeyStoreId=_store(data, world, memory))
 
 
@@ -132,10 +153,12 @@ def paginate(data, world, memory, session) -> Step:
     return PaginateStep(pick(data, (1, 2)))
 
 
-def create_key(data, world, memory, session) -> Step:
+def create_key_connected(data, world, memory, session) -> Step:
     ready = [ids.store_id(s.store_id) for s in world.stores if s.state.value == "CONNECTED"]
-    if ready and data.draw(_below(2)):
-        return call("CreateKey", CustomKeyStoreId=pick(data, ready), Origin="AWS_CLOUDHSM")
+    return call("CreateKey", CustomKeyStoreId=pick(data, ready), Origin="AWS_CLOUDHSM")
+
+
+def create_key(data, world, memory, session) -> Step:
     return call("CreateKey", CustomKeyStoreId=_store(data, world, memory), Origin="AWS_CLOUDHSM")
 
 
@@ -173,8 +196,8 @@ def _environment(*events: str) -> tuple[Callable[..., Step], frozenset[str], fro
                    or not a[0].startswith("cluster-") or ids.parse_cluster_id(a[0]) == focus]
         if not options:
             return WaitStep(1.0)
-        event, args = pick(data, options)
-        return EnvironmentStep(event, args)
+        event = pick(data, sorted({e for e, _ in options}))
+        return EnvironmentStep(event, pick(data, [a for e, a in options if e == event]))
     return draw, frozenset(), frozenset(events)
 
 
@@ -233,6 +256,8 @@ class Rule:
             return bool(world.stores)
         if need == "key":
             return bool(world.keys)
+        if need == "connected":
+            return any(s.state.value == "CONNECTED" for s in world.stores)
         if need == "async":  # (while KMS fails internally, reads cannot show progress: CEC-04)
             return not world.internal_fault and any(s.state.value in ("CONNECTING", "DISCONNECTING") or s.lag is not None for s in world.stores)
         return any(k.state == "PendingDeletion" for k in world.keys)
@@ -245,6 +270,12 @@ def _ops(*names: str) -> frozenset[str]:
 RULES: tuple[Rule, ...] = (
     Rule("create_store", create_store, _ops("CreateCustomKeyStore"), weight=2),
     Rule("connect", connect, _ops("ConnectCustomKeyStore"), weight=3, needs="store"),
+    Rule("connect_and_settle", connect_and_settle, _ops("ConnectCustomKeyStore", "DescribeCustomKeyStores"),
+         weight=3, needs="store"),
+    Rule("connect_with_key", connect_with_key, _ops("ConnectCustomKeyStore", "DescribeCustomKeyStores", "CreateKey"),
+         weight=2, needs="store"),
+    Rule("disconnect_and_settle", disconnect_and_settle,
+         _ops("DisconnectCustomKeyStore", "DescribeCustomKeyStores"), weight=2, needs="store"),
     Rule("disconnect", disconnect, _ops("DisconnectCustomKeyStore"), weight=2, needs="store"),
     Rule("delete_store", delete_store, _ops("DeleteCustomKeyStore"), needs="store"),
     Rule("update_name", update_name, _ops("UpdateCustomKeyStore"), needs="store"),
@@ -252,12 +283,13 @@ RULES: tuple[Rule, ...] = (
     Rule("update_cluster", update_cluster, _ops("UpdateCustomKeyStore"), needs="store"),
     Rule("describe", describe, _ops("DescribeCustomKeyStores"), weight=2),
     Rule("paginate", paginate, _ops("DescribeCustomKeyStores"), needs="store"),
-    Rule("create_key", create_key, _ops("CreateKey"), weight=3, needs="store"),
-    Rule("describe_key", describe_key, _ops("DescribeKey"), weight=2, needs="key"),
+    Rule("create_key", create_key, _ops("CreateKey"), needs="store"),
+    Rule("create_key_connected", create_key_connected, _ops("CreateKey"), weight=3, needs="connected"),
+    Rule("describe_key", describe_key, _ops("DescribeKey"), weight=3, needs="key"),
     Rule("key_state", key_state, _ops("EnableKey", "DisableKey"), needs="key"),
     Rule("key_deletion", key_deletion, _ops("ScheduleKeyDeletion", "CancelKeyDeletion"), needs="key"),
     Rule("crypto", crypto, _ops("Encrypt", "Decrypt", "GenerateRandom"), needs="key"),
-    Rule("hsms", *_environment("create_hsm", "delete_hsm")),
+    Rule("hsms", *_environment("create_hsm", "delete_hsm"), weight=2),
     Rule("clusters", *_environment("create_cluster", "initialize_cluster", "activate_cluster", "delete_cluster",
                                   "backup_cluster", "restore_backup")),
     Rule("kmsuser", *_environment("kmsuser_logs_in", "kmsuser_logs_out", "change_kmsuser_password",
@@ -274,6 +306,7 @@ RULES: tuple[Rule, ...] = (
 
 
 _CREATE = RULES[0]
+_SETTLE = next(r for r in RULES if r.name == "settle")
 
 
 def available_rules(capabilities: Capabilities, unsupported: dict[str, str]) -> list[Rule]:
@@ -293,11 +326,19 @@ def swarm(data: Any, rules: list[Rule]) -> list[Rule]:
 
 
 def draw_step(data: Any, rules: list[Rule], session: Any, memory: Memory) -> Step:
-    """The next step: a rule among the enabled ones whose precondition holds (CreateCustomKeyStore
-    when none does), and its arguments."""
+    """The next step: the rest of the last rule's sequence, else a rule among the enabled ones
+    whose precondition holds (CreateCustomKeyStore when none does), and its arguments."""
     world = session.world
+    while memory.queue:
+        step = memory.queue.pop(0)
+        if not isinstance(step, SettleStep) or _SETTLE.ready(world):
+            return step
     ready = [r for r in rules if r.ready(world)]
     if not world.stores or not ready:  # nothing to do without a store: always offer to create one
         ready += [_CREATE] * 4
-    return pick(data, ready).draw(data, world, memory, session)
+    drawn = pick(data, ready).draw(data, world, memory, session)
+    if isinstance(drawn, tuple):
+        memory.queue.extend(drawn[1:])
+        return drawn[0]
+    return drawn
 

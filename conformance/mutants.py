@@ -74,14 +74,40 @@ class ConnectOnFailed(Mutant):
 
 
 @mutant("connected-without-active-hsm", "CONNECT-06",
-        "a connection attempt succeeds although the cluster has no active HSM")
+        "Connect never checks the cluster's HSMs: a store connects although its cluster has no active HSM")
 class ConnectedWithoutHsm(Mutant):
+    def perform(self, world, call):
+        store = _store(world, call)
+        if call.operation != "ConnectCustomKeyStore" or store is None:
+            return super().perform(world, call)
+        after, response = super().perform(_phantom_hsm(world, store.cluster_id), call)
+        return _without_phantom(after, store.cluster_id), response
+
     def complete(self, world, event):
-        after = super().complete(world, event)
-        store = after.store(event.subject) if event.event == "ConnectionAttemptCompletes" else None
-        if store is not None and store.error_code == "INSUFFICIENT_CLOUDHSM_HSMS":
-            return after.with_store(attrs.evolve(store, state=S.CONNECTED, error_code=None))
-        return after
+        store = world.store(event.subject) if event.event == "ConnectionAttemptCompletes" else None
+        if store is None:
+            return super().complete(world, event)
+        return _without_phantom(super().complete(_phantom_hsm(world, store.cluster_id), event), store.cluster_id)
+
+
+_PHANTOM = -7
+
+
+def _phantom_hsm(world: World, cluster_id: int) -> World:
+    from ckspec.model.world import Hsm
+
+    cluster = world.cluster(cluster_id)
+    if cluster is None or cluster.active_hsms(frozenset({"ACTIVE"})):
+        return world
+    zone = cluster.subnets[0].availability_zone if cluster.subnets else "us-east-1a"
+    return world.with_cluster(attrs.evolve(cluster, hsms=cluster.hsms + (Hsm(_PHANTOM, zone),)))
+
+
+def _without_phantom(world: World, cluster_id: int) -> World:
+    cluster = world.cluster(cluster_id)
+    if cluster is None or all(h.hsm_id != _PHANTOM for h in cluster.hsms):
+        return world
+    return world.with_cluster(attrs.evolve(cluster, hsms=tuple(h for h in cluster.hsms if h.hsm_id != _PHANTOM)))
 
 
 @mutant("error-code-missing-in-failed", "CS-07", "Describe omits ConnectionErrorCode for a FAILED store")
