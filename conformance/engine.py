@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from .checker import Inconclusive, Nonconformance
 from .coverage import Coverage, rule_statuses
-from .generator import Memory, available_rules, draw_step, swarm
+from .generator import Draws, Memory, available_rules, draw_step, swarm
 from .session import Session, program
 from .steps import Step
 from .targets import TargetSpec
@@ -146,14 +146,15 @@ class _Run:
 
     def example(self, data: Any) -> None:
         result = self.result
-        seed = data.draw(st.integers(0, 2**31 - 1), label="target seed")
+        data = Draws(data)
+        seed = data.integer(0, 2**31 - 1)
         session = Session(self.spec.make(seed), poll_budget=self.options.poll_budget,
                           poll_interval=self.options.poll_interval, unsupported=result.unsupported)
         memory = Memory()
         try:
             session.setup()
             rules = swarm(data, available_rules(session.capabilities, result.unsupported))
-            for _ in range(data.draw(st.integers(0, self.options.steps), label="steps")):
+            for _ in range(data.integer(0, self.options.steps)):
                 memory.note(session.world)
                 session.run(draw_step(data, rules, session, memory))
         except Inconclusive as exc:

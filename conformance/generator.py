@@ -10,7 +10,6 @@ has not answered "not implemented" for it.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
 
 import attrs
@@ -31,14 +30,28 @@ MISSING_KEY = ids.key_id(0xFFFFF)
 PLAINTEXT = b"ckspec plaintext"
 
 
-@functools.lru_cache(maxsize=None)
-def _below(n: int) -> st.SearchStrategy[int]:
-    return st.integers(0, n - 1)
+class Draws:
+    """Choices drawn from Hypothesis's choice sequence (so they shrink), read straight off the
+    test case's ConjectureData (what Hypothesis's own strategies do: ``st.data().draw`` costs
+    several times more per choice), with the public API as the fallback."""
+
+    __slots__ = ("below", "boolean", "integer")
+
+    def __init__(self, data: Any) -> None:
+        raw = getattr(data, "conjecture_data", None)
+        if raw is not None and hasattr(raw, "draw_integer") and hasattr(raw, "draw_boolean"):
+            self.below = lambda n: raw.draw_integer(0, n - 1)
+            self.boolean = lambda: raw.draw_boolean(0.5)
+            self.integer = lambda lo, hi: raw.draw_integer(lo, hi)
+        else:
+            self.below = lambda n: data.draw(st.integers(0, n - 1))
+            self.boolean = lambda: data.draw(st.booleans())
+            self.integer = lambda lo, hi: data.draw(st.integers(lo, hi))
 
 
-def pick(data: Any, items: Any) -> Any:
+def pick(data: Draws, items: Any) -> Any:
     items = tuple(items)
-    return items[0] if len(items) == 1 else items[data.draw(_below(len(items)))]
+    return items[0] if len(items) == 1 else items[data.below(len(items))]
 
 
 @attrs.define
@@ -84,7 +97,7 @@ def create_store(data, world, memory, session) -> Step:
     ready = [c for c in world.clusters if c.trust_anchor is not None] or list(world.clusters)
     cluster = pick(data, ready)
     anchor = cluster.trust_anchor or ids.trust_anchor(cluster.lineage)
-    if data.draw(_below(8)) == 0:  # CREATE-07: another lineage's certificate
+    if data.below(8) == 0:  # CREATE-07: another lineage's certificate
         anchor = pick(data, [c.trust_anchor for c in ready if c.trust_anchor])
     return call("CreateCustomKeyStore", CustomKeyStoreName=pick(data, NAMES),
                 CloudHsmClusterId=ids.cluster_id(cluster.cluster_id), TrustAnchorCertificate=anchor,
@@ -93,7 +106,7 @@ def create_store(data, world, memory, session) -> Step:
 
 def connect(data, world, memory, session) -> Step:
     idle = [ids.store_id(s.store_id) for s in world.stores if s.state.value == "DISCONNECTED"]
-    if idle and data.draw(_below(2)):
+    if idle and data.below(2):
         return call("ConnectCustomKeyStore", CustomKeyStoreId=pick(data, idle))
     return call("ConnectCustomKeyStore", CustomKeyStoreId=_store(data, world, memory))
 
@@ -113,14 +126,14 @@ def disconnect_and_settle(data, world, memory, session) -> tuple[Step, ...]:
 
 def disconnect(data, world, memory, session) -> Step:
     busy = [ids.store_id(s.store_id) for s in world.stores if s.state.value in ("CONNECTED", "FAILED")]
-    if busy and data.draw(_below(2)):
+    if busy and data.below(2):
         return call("DisconnectCustomKeyStore", CustomKeyStoreId=pick(data, busy))
     return call("DisconnectCustomKeyStore", CustomKeyStoreId=_store(data, world, memory))
 
 
 def delete_store(data, world, memory, session) -> Step:
     idle = [ids.store_id(s.store_id) for s in world.stores if s.state.value == "DISCONNECTED"]
-    if idle and data.draw(_below(2)):
+    if idle and data.below(2):
         return call("DeleteCustomKeyStore", CustomKeyStoreId=pick(data, idle))
     return call("DeleteCustomKeyStore", CustomKeyStoreId=_store(data, world, memory))
 
@@ -141,7 +154,7 @@ def update_cluster(data, world, memory, session) -> Step:
 
 
 def describe(data, world, memory, session) -> Step:
-    how = data.draw(_below(3))
+    how = data.below(3)
     if how == 0:
         return call("DescribeCustomKeyStores")
     if how == 1:
@@ -172,13 +185,13 @@ def key_state(data, world, memory, session) -> Step:
 
 def key_deletion(data, world, memory, session) -> Step:
     key = _key(data, world, memory)
-    if data.draw(_below(2)):
+    if data.below(2):
         return call("CancelKeyDeletion", KeyId=key)
     return call("ScheduleKeyDeletion", KeyId=key, PendingWindowInDays=pick(data, (7, 30)))
 
 
 def crypto(data, world, memory, session) -> Step:
-    how = data.draw(_below(3))
+    how = data.below(3)
     if how == 1 and session.ciphertexts:
         return call("Decrypt", CiphertextBlob=pick(data, session.ciphertexts))
     if how == 2:
@@ -321,7 +334,7 @@ def available_rules(capabilities: Capabilities, unsupported: dict[str, str]) -> 
 def swarm(data: Any, rules: list[Rule]) -> list[Rule]:
     """This example's enabled rules: each rule is switched off with probability 1/2 (a draw that
     shrinks to 'on'); at least one stays on. Weighted by repetition."""
-    enabled = [r for r in rules if not data.draw(st.booleans())] or rules
+    enabled = [r for r in rules if not data.boolean()] or rules
     return [r for r in enabled for _ in range(r.weight)]
 
 

@@ -61,8 +61,8 @@ class Binding:
 def difference(expected: Any, observed: Any, binding: Binding, new: dict[Any, Any], where: str = "") -> str | None:
     """Why ``observed`` (in the target's identifiers) is not ``expected`` (in the model's), or
     None when it matches. Identifier pairs seen for the first time are added to ``new``."""
-    if isinstance(expected, Mapping):
-        if not isinstance(observed, Mapping):
+    if isinstance(expected, dict):
+        if not isinstance(observed, dict):
             return f"{where or 'body'}: expected a structure, observed {_short(observed)}"
         for key, value in expected.items():
             path = f"{where}.{key}" if where else key

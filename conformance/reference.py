@@ -114,7 +114,7 @@ class ForeignIds:
         return value
 
     def body(self, body: Any) -> Any:
-        if isinstance(body, Mapping):
+        if isinstance(body, dict):
             return {k: (self.outbound(v, k) if k in ID_FIELDS and v is not None else self.body(v))
                     for k, v in body.items()}
         if isinstance(body, list):
