@@ -12,10 +12,12 @@ import sys
 from importlib import metadata
 from typing import Sequence
 
-from . import diagrams_command, explore_command, rules_command, run_command
+from . import (check_command, diagrams_command, explore_command, mutants_command, replay_command, rules_command,
+               run_command)
 from .errors import CliError
 
-COMMANDS = (run_command, explore_command, diagrams_command, rules_command)
+COMMANDS = (run_command, explore_command, diagrams_command, rules_command, check_command, replay_command,
+            mutants_command)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -57,6 +57,10 @@ class Failure:
     program: str
     trace_file: str | None = None
     regression: bool = False
+    #: the connection state of the store the failing call was about ("-" if unknown or none)
+    state: str = "-"
+    #: the failing step's operation or environment control
+    operation: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         from .steps import to_json
@@ -64,7 +68,8 @@ class Failure:
         return {"message": self.message, "rules": list(self.rules), "path_rules": list(self.path_rules),
                 "expected": list(self.expected), "observed": self.observed, "detail": self.detail,
                 "steps": [to_json(s) for s in self.steps], "target_seed": self.target_seed,
-                "program": self.program, "trace_file": self.trace_file, "regression": self.regression}
+                "program": self.program, "trace_file": self.trace_file, "regression": self.regression,
+                "state": self.state, "operation": self.operation}
 
 
 @attrs.define
@@ -221,9 +226,7 @@ def _report(spec: TargetSpec, options: CheckOptions, found: tuple[Nonconformance
                                   **replay_options)
         exc = smaller or exc
         steps = tuple(getattr(exc, "steps", steps))
-    failure = Failure(exc.failure.message, exc.failure.rules, tuple(getattr(exc, "path_rules", ())),
-                      exc.failure.expected, exc.failure.observed, exc.failure.detail, steps, target_seed,
-                      program(spec.name, steps, exc.failure.message, target_seed))
+    failure = _failure(exc, steps, target_seed, program(spec.name, steps, exc.failure.message, target_seed))
     if options.failures_dir is not None:
         path = save_trace(options.failures_dir, spec.name, failure)
         failure = attrs.evolve(failure, trace_file=str(path))
@@ -241,7 +244,14 @@ def _replay_saved(spec: TargetSpec, options: CheckOptions, result: RunResult, re
         result.regressions.append({"file": str(path), "verdict": outcome.verdict})
         if outcome.verdict == "non-conformant":
             exc = outcome.error
-            result.failures.append(Failure(
-                exc.failure.message, exc.failure.rules, tuple(getattr(exc, "path_rules", ())), exc.failure.expected,
-                exc.failure.observed, exc.failure.detail, trace.steps, trace.seed,
-                program(spec.name, trace.steps, exc.failure.message, trace.seed), str(path), regression=True))
+            steps = tuple(getattr(exc, "steps", trace.steps))
+            failure = _failure(exc, steps, trace.seed, program(spec.name, steps, exc.failure.message, trace.seed))
+            result.failures.append(attrs.evolve(failure, trace_file=str(path), regression=True))
+
+
+def _failure(exc: Nonconformance, steps: tuple[Step, ...], seed: int, text: str) -> Failure:
+    last = steps[-1] if steps else None
+    operation = getattr(last, "operation", None) or getattr(last, "event", None) or type(last).__name__
+    return Failure(exc.failure.message, exc.failure.rules, tuple(getattr(exc, "path_rules", ())),
+                   exc.failure.expected, exc.failure.observed, exc.failure.detail, steps, seed, text,
+                   state=getattr(exc, "state", "-"), operation=operation)

@@ -98,6 +98,7 @@ class Session:
     def setup(self) -> None:
         for step in setup_steps():
             self._run(step)
+        self.path_rules.clear()  # the path to a failure starts after the starting account
 
     def call(self, operation: str, **params: Any) -> Reply:
         return self.run(CallStep(operation, tuple(params.items())))
@@ -267,6 +268,13 @@ class Session:
 
     def _failure(self, mismatch: Mismatch) -> Nonconformance:
         exc = Nonconformance(mismatch)
+        step = self.trail[-1] if self.trail else None
+        exc.state = "-"  # type: ignore[attr-defined]
+        if isinstance(step, CallStep):  # the subject's state when it failed (for the reports)
+            from .coverage import subject_state
+
+            states = {subject_state(w, Call.of(step.operation, step.kwargs)) for w in self.worlds.worlds}
+            exc.state = states.pop() if len(states) == 1 else "-"  # type: ignore[attr-defined]
         exc.steps = tuple(self.trail)  # type: ignore[attr-defined]
         exc.path_rules = tuple(self.path_rules)  # type: ignore[attr-defined]
         return exc
