@@ -10,10 +10,13 @@ Nothing is written to the working directory except, when asked, the saved failur
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import attrs
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -196,6 +199,25 @@ def check(spec: TargetSpec, options: CheckOptions = CheckOptions(),
     return result
 
 
+@contextlib.contextmanager
+def _private_hypothesis_home() -> Iterator[None]:
+    """Hypothesis caches what it learns about the code under test in ``.hypothesis/`` of the
+    working directory; the engine keeps that out of the user's folder (unless they chose a
+    place with HYPOTHESIS_STORAGE_DIRECTORY)."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    from hypothesis import configuration
+
+    before = configuration.storage_directory(intent_to_write=False).home_directory
+    home = Path(tempfile.gettempdir()) / f"ckspec-hypothesis-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    configuration.set_hypothesis_home_dir(home)
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(before)
+
+
 def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
     phases = (Phase.generate, Phase.shrink) if options.shrink else (Phase.generate,)
 
@@ -207,7 +229,8 @@ def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
         run.example(data)
 
     try:
-        hypothesis_seed(seed)(conformance)()
+        with _private_hypothesis_home():
+            hypothesis_seed(seed)(conformance)()
     except Nonconformance:
         pass
     except Exception:  # Hypothesis's Flaky and friends: the last failure seen is still reported
