@@ -68,22 +68,20 @@ def _seconds(text: str) -> float:
 
 
 def target_spec(name: str) -> Any:
-    """The named target, probed once; CliError (exit 2) for a bad name, SystemExit(3) if unreachable."""
-    from ckspec.conformance import TargetNameError, TargetUnreachable, load_target
+    """The named target, probed once; CliError (exit 2) for a bad name, TargetUnreachable (exit 3)."""
+    from ckspec.conformance import TargetNameError, load_target
 
     try:
         spec = load_target(name)
         spec.make(0).close()
     except TargetNameError as exc:
         raise CliError(str(exc)) from None
-    except TargetUnreachable as exc:
-        unreachable(exc)
     return spec
 
 
-def unreachable(exc: BaseException) -> None:
+def unreachable(exc: BaseException) -> int:
     print(f"ckspec: target unreachable: {exc}", file=sys.stderr)
-    raise SystemExit(UNREACHABLE)
+    return UNREACHABLE
 
 
 def _output_file(path: str | None) -> Path | None:
@@ -100,6 +98,14 @@ def _output_file(path: str | None) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     from ckspec.conformance import TargetUnreachable
+
+    try:
+        return _check(args)
+    except TargetUnreachable as exc:
+        return unreachable(exc)
+
+
+def _check(args: argparse.Namespace) -> int:
     from ckspec.conformance.engine import CheckOptions, check
 
     outputs = {k: _output_file(getattr(args, k)) for k in ("junit", "html", "json")}
@@ -108,11 +114,8 @@ def run(args: argparse.Namespace) -> int:
     options = CheckOptions(examples=args.examples, steps=args.steps, seed=args.seed, poll_budget=args.poll_budget,
                            poll_interval=args.poll_interval, shrink=not args.no_shrink, failures_dir=failures_dir)
     quiet = args.json == "-"
-    try:
-        with progress(f"checking {spec.name}", enabled=not quiet) as update:
-            result = check(spec, options, lambda r: update(f"example {r.examples}/{args.examples}, {r.steps} steps"))
-    except TargetUnreachable as exc:
-        unreachable(exc)
+    with progress(f"checking {spec.name}", enabled=not quiet) as update:
+        result = check(spec, options, lambda r: update(f"example {r.examples}/{args.examples}, {r.steps} steps"))
     seed = result.seed
     command = (f"ckspec check --target {shlex.quote(spec.name)} --examples {args.examples} --steps {args.steps} "
                f"--seed {seed}")

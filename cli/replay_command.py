@@ -25,6 +25,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ckspec.conformance import TargetUnreachable
+
+    try:
+        return _replay(args)
+    except TargetUnreachable as exc:
+        return unreachable(exc)
+
+
+def _replay(args: argparse.Namespace) -> int:
     from ckspec.conformance.engine import replay
     from ckspec.conformance.session import program
     from ckspec.conformance.traces import TraceError, load_trace
@@ -34,10 +42,7 @@ def run(args: argparse.Namespace) -> int:
     except TraceError as exc:
         raise CliError(str(exc)) from None
     spec = target_spec(args.target)
-    try:
-        result = replay(spec, trace.steps, trace.seed, poll_budget=args.poll_budget, poll_interval=args.poll_interval)
-    except TargetUnreachable as exc:
-        unreachable(exc)
+    result = replay(spec, trace.steps, trace.seed, poll_budget=args.poll_budget, poll_interval=args.poll_interval)
     error = result.error
     summary = {"file": args.file, "target": spec.name, "verdict": result.verdict, "steps": len(trace.steps),
                "recorded_failure": trace.failure.get("message"),

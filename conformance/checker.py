@@ -197,7 +197,7 @@ def _call_mismatch(call: Call, reply: Reply, reasons: list[tuple[Outcome, str]],
     # the closest explanation: an outcome with the same status, else the first
     same_kind = [why for o, why in reasons if o.response.ok == reply.ok and o.response.error == reply.error]
     detail = (same_kind or [why for _, why in reasons] or [""])[0]
-    if reply.ok and recent and any(f in detail for f in ("ConnectionState", "ConnectionErrorCode", "KeyState")):
+    if reply.ok and any(f in detail for f in ("ConnectionState", "ConnectionErrorCode", "KeyState")):
         # a read shows a state the target reached on its own: the rules of the transitions the
         # model allowed meanwhile come first (the target's own transition may be the wrong one)
         internal = [r for o in recent for r in o.rules]
