@@ -162,7 +162,12 @@ class _Run:
         try:
             session.setup()
             rules = swarm(data, available_rules(session.capabilities, result.unsupported))
-            for _ in range(data.integer(0, self.options.steps)):
+            # like Hypothesis's stateful testing: a "go on?" choice before each step, which shrinks
+            # to "stop", and most examples run to the step limit
+            go_on = 1 - 1 / (2 * self.options.steps)
+            for _ in range(self.options.steps):
+                if not data.boolean(go_on):
+                    break
                 memory.note(session.world)
                 session.run(draw_step(data, rules, session, memory))
         except Inconclusive as exc:

@@ -10,6 +10,7 @@ has not answered "not implemented" for it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import attrs
@@ -41,11 +42,11 @@ class Draws:
         raw = getattr(data, "conjecture_data", None)
         if raw is not None and hasattr(raw, "draw_integer") and hasattr(raw, "draw_boolean"):
             self.below = lambda n: raw.draw_integer(0, n - 1)
-            self.boolean = lambda: raw.draw_boolean(0.5)
+            self.boolean = lambda p=0.5: raw.draw_boolean(p)
             self.integer = lambda lo, hi: raw.draw_integer(lo, hi)
         else:
             self.below = lambda n: data.draw(st.integers(0, n - 1))
-            self.boolean = lambda: data.draw(st.booleans())
+            self.boolean = lambda p=0.5: data.draw(st.booleans())
             self.integer = lambda lo, hi: data.draw(st.integers(lo, hi))
 
 
@@ -214,9 +215,12 @@ def _environment(*events: str) -> tuple[Callable[..., Step], frozenset[str], fro
     return draw, frozenset(), frozenset(events)
 
 
+_cluster_id = functools.lru_cache(maxsize=4096)(ids.cluster_id)
+
+
 def _arguments(event: str, world: World) -> list[tuple[Any, ...]]:
     clusters = world.clusters
-    cid = ids.cluster_id
+    cid = _cluster_id
     if event == "create_cluster":
         return [(2,)] if len(clusters) < 5 else []
     if event in ("create_hsm", "delete_subnet", "exhaust_subnet", "free_subnet"):
@@ -257,23 +261,32 @@ class Rule:
     #: the rule needs a clock that can jump days
     time_travel: bool = False
     weight: int = 1
-    #: a precondition on the current world: "store" (one exists), "key", "async" (work or a
-    #: lagging read is pending), "deletion" (a key is pending deletion); "" for none
+    #: a precondition on the current world (see :func:`world_flags`): "store" (one exists),
+    #: "connected", "key", "async" (work or a lagging read is pending), "deletion" (a key is
+    #: pending deletion); "" for none
     needs: str = ""
 
-    def ready(self, world: World) -> bool:
-        need = self.needs
-        if not need:
-            return True
-        if need == "store":
-            return bool(world.stores)
-        if need == "key":
-            return bool(world.keys)
-        if need == "connected":
-            return any(s.state.value == "CONNECTED" for s in world.stores)
-        if need == "async":  # (while KMS fails internally, reads cannot show progress: CEC-04)
-            return not world.internal_fault and any(s.state.value in ("CONNECTING", "DISCONNECTING") or s.lag is not None for s in world.stores)
-        return any(k.state == "PendingDeletion" for k in world.keys)
+    def ready(self, flags: frozenset[str]) -> bool:
+        return not self.needs or self.needs in flags
+
+
+def world_flags(world: World) -> frozenset[str]:
+    """Which rule preconditions hold in ``world`` (computed once per step)."""
+    flags = set()
+    if world.stores:
+        flags.add("store")
+        states = {s.state.value for s in world.stores}
+        if "CONNECTED" in states:
+            flags.add("connected")
+        # while KMS fails internally, reads cannot show progress (CEC-04): no polling then
+        if not world.internal_fault and (states & {"CONNECTING", "DISCONNECTING"}
+                                         or any(s.lag is not None for s in world.stores)):
+            flags.add("async")
+    if world.keys:
+        flags.add("key")
+        if any(k.state == "PendingDeletion" for k in world.keys):
+            flags.add("deletion")
+    return frozenset(flags)
 
 
 def _ops(*names: str) -> frozenset[str]:
@@ -342,11 +355,12 @@ def draw_step(data: Any, rules: list[Rule], session: Any, memory: Memory) -> Ste
     """The next step: the rest of the last rule's sequence, else a rule among the enabled ones
     whose precondition holds (CreateCustomKeyStore when none does), and its arguments."""
     world = session.world
+    flags = world_flags(world)
     while memory.queue:
         step = memory.queue.pop(0)
-        if not isinstance(step, SettleStep) or _SETTLE.ready(world):
+        if not isinstance(step, SettleStep) or _SETTLE.ready(flags):
             return step
-    ready = [r for r in rules if r.ready(world)]
+    ready = [r for r in rules if r.ready(flags)]
     if not world.stores or not ready:  # nothing to do without a store: always offer to create one
         ready += [_CREATE] * 4
     drawn = pick(data, ready).draw(data, world, memory, session)

@@ -190,19 +190,21 @@ class ReferenceTarget(Target):
     # --- what mutants change -----------------------------------------------------------------------
     def perform(self, world: World, call: Call) -> tuple[World, Response]:
         """The next world and the response for one call."""
+        found = possible(world, call)
         if self.choices == "random":
-            outcome = self.rng.choice(possible(world, call))
-            return outcome.world, outcome.response
-        if self.lag and call.operation in READS:
-            return world, chosen(lagged_view(world, call), call).response
-        outcome = chosen(world, call)
+            outcome = self.rng.choice(found)
+        elif self.lag and call.operation in READS:
+            outcome = lagging(found)
+        else:
+            outcome = recommended(found, call)
         return outcome.world, outcome.response
 
     def complete(self, world: World, event: Internal) -> World:
         """The world after an internal event (a connection attempt ends, ...)."""
+        found = possible(world, event)
         if self.choices == "random":
-            return self.rng.choice(possible(world, event)).world
-        return chosen(world, event).world
+            return self.rng.choice(found).world
+        return recommended(found, event).world
 
     # --- the scheduler ---------------------------------------------------------------------------
     def _set_world(self, world: World) -> None:
@@ -235,6 +237,34 @@ class ReferenceTarget(Target):
             return value
         serial = parse(value)
         return -1 if serial is None else serial
+
+
+def recommended(found: tuple[Outcome, ...], action: Any) -> Outcome:
+    """The reference profile's choice among the permissive outcomes (what ``step(world, action,
+    REFERENCE)`` returns, without running the executor twice): documented alternatives aside, the
+    lowest-ranked error (AMB-07), else the first success."""
+    primary = [o for o in found if o.alt is None] or list(found)
+    errors = [o for o in primary if o.response is not None and not o.response.ok]
+    if not errors:
+        return primary[0]
+    op = CALLS[action.operation]
+    ranks = {(c.error, c.rules): c.rank for c in op.checks}
+    return min(errors, key=lambda o: ranks.get((o.response.error, o.rules), 99))
+
+
+def lagging(found: tuple[Outcome, ...]) -> Outcome:
+    """A read as it shows right after a write (AMB-30, AMB-12): the documented lagging answer
+    when there is one (for a listing, the full page with the first lagging store as it was)."""
+    if len(found) == 1 or not found[0].response.ok:
+        return found[0]
+    key_lag = [o for o in found if o.alt == "AMB-12"]
+    if key_lag:
+        return key_lag[0]
+    first = found[0].response.body.get("CustomKeyStores")
+    if first is None:
+        return found[0]
+    same_size = [o for o in found[1:] if len(o.response.body["CustomKeyStores"]) == len(first)]
+    return same_size[0] if same_size else found[0]
 
 
 def lagged_view(world: World, call: Call) -> World:
