@@ -97,12 +97,14 @@ def _output_file(path: str | None) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ckspec.conformance import TargetUnreachable
+    from ckspec.conformance import AdapterError, TargetUnreachable
 
     try:
         return _check(args)
     except TargetUnreachable as exc:
         return unreachable(exc)
+    except AdapterError as exc:
+        raise CliError(f"the adapter {args.target} broke the interface: {exc}") from None
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -24,12 +24,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ckspec.conformance import TargetUnreachable
+    from ckspec.conformance import AdapterError, TargetUnreachable
 
     try:
         return _replay(args)
     except TargetUnreachable as exc:
         return unreachable(exc)
+    except AdapterError as exc:
+        raise CliError(f"the adapter {args.target} broke the interface: {exc}") from None
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -35,6 +35,10 @@ class TargetUnreachable(Exception):
     """The target cannot be reached or started (connection refused, missing module)."""
 
 
+class AdapterError(TypeError):
+    """The adapter broke the interface (a call that returned something other than a Reply)."""
+
+
 @attrs.frozen
 class Reply:
     """What the target answered to a KMS operation: a body, or an error shape name."""

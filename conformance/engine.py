@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from .adapter import AdapterError, TargetUnreachable
 from .checker import Inconclusive, Nonconformance
 from .coverage import Coverage, rule_statuses
 from .generator import Draws, Memory, available_rules, draw_step, swarm
@@ -143,6 +144,15 @@ def minimise(spec: TargetSpec, steps: Sequence[Step], seed: int, same: Callable[
     return current, last
 
 
+class _Abort(BaseException):
+    """Carries an error that must end the run at once (a broken adapter, an unreachable target)
+    through Hypothesis, which would otherwise shrink it like a failure."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Run:
     """The state of one check: what the examples found, shared across Hypothesis's calls."""
 
@@ -156,7 +166,11 @@ class _Run:
         result = self.result
         data = Draws(data)
         seed = data.integer(0, 2**31 - 1)
-        session = Session(self.spec.make(seed), poll_budget=self.options.poll_budget,
+        try:
+            target = self.spec.make(seed)
+        except TargetUnreachable as exc:
+            raise _Abort(exc) from None
+        session = Session(target, poll_budget=self.options.poll_budget,
                           poll_interval=self.options.poll_interval, unsupported=result.unsupported)
         memory = Memory()
         try:
@@ -172,6 +186,8 @@ class _Run:
                 session.run(draw_step(data, rules, session, memory))
         except Inconclusive as exc:
             result.inconclusive.append(str(exc))
+        except (AdapterError, TargetUnreachable) as exc:
+            raise _Abort(exc) from None
         except Nonconformance as exc:
             self.last_failure = (exc, seed)
             if result.first_failure_steps is None:
@@ -236,6 +252,8 @@ def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
     try:
         with _private_hypothesis_home():
             hypothesis_seed(seed)(conformance)()
+    except _Abort as abort:
+        raise abort.error from None
     except Nonconformance:
         pass
     except Exception:  # Hypothesis's Flaky and friends: the last failure seen is still reported

@@ -21,7 +21,7 @@ from ckspec.model.environment import EVENTS
 from ckspec.model.transitions import CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES, KEY_DELETION_COMPLETES
 from ckspec.model.world import AVAILABILITY_ZONES
 
-from .adapter import EnvironmentReply, Reply, Target, unsupported_signature
+from .adapter import AdapterError, EnvironmentReply, Reply, Target, unsupported_signature
 from .checker import Inconclusive, Mismatch, Nonconformance, PossibleWorlds
 from .coverage import Coverage
 from .identity import Binding
@@ -158,6 +158,9 @@ class Session:
         except Exception as exc:  # a crash of the target is an answer no world explains
             raise self._failure(Mismatch(("ERR-01",), ("a reply",), type(exc).__name__, "",
                                          f"ERR-01: {call!r}: the target raised {type(exc).__name__}")) from None
+        if not isinstance(reply, Reply):
+            raise AdapterError(f"{type(self.target).__name__}.call({step.operation!r}) returned "
+                               f"{type(reply).__name__}, not a ckspec.conformance.Reply")
         signature = unsupported_signature(reply)
         if signature:
             self.unsupported.setdefault(step.operation, signature)
@@ -189,8 +192,11 @@ class Session:
         except NotImplementedError:
             self.unsupported.setdefault(step.event, "NotImplementedError")
             return False
+        if isinstance(reply, bool):
+            reply = EnvironmentReply(reply)
         if not isinstance(reply, EnvironmentReply):
-            reply = EnvironmentReply(bool(reply))
+            raise AdapterError(f"{type(self.target).__name__}.environment({step.event!r}) returned "
+                               f"{type(reply).__name__}, not a ckspec.conformance.EnvironmentReply")
         try:
             matched = self.worlds.observe_environment(Environment(step.event, model_args), reply, self.binding)
         except Nonconformance as exc:

@@ -69,7 +69,7 @@ def load_target(name: str) -> TargetSpec:
                                                              controlled_clock=False))
     if name.startswith("mutant:"):
         wanted = name[len("mutant:"):]
-        found = [m for m in MUTANTS if m == wanted] or [m for m in MUTANTS if m.startswith(wanted)] if wanted else []
+        found = [m for m in MUTANTS if m == wanted] or [m for m in MUTANTS if wanted and m.startswith(wanted)]
         if len(found) != 1:
             raise TargetNameError(f"no single mutant named {wanted!r}; 'ckspec mutants --list' shows the "
                                   f"{len(MUTANTS)} names" if not found else

@@ -118,3 +118,17 @@ def test_pytest_plugin_runs_the_suite_in_a_projects_test_run(pytester):
     bad.assert_outcomes(passed=1, failed=2)
     assert "CREATE-06" in bad.stdout.str() and "Session.open(" in bad.stdout.str()
     assert not (pytester.path / ".hypothesis").exists()
+
+
+def test_an_adapter_that_breaks_the_interface_is_a_usage_error(tmp_path, capsys):
+    """An adapter whose call returns a dict instead of a Reply: one line, exit 2, at once."""
+    adapter = tmp_path / "broken.py"
+    adapter.write_text(textwrap.dedent("""
+        from ckspec.conformance import ReferenceTarget
+
+        class Broken(ReferenceTarget):
+            def call(self, operation, params):
+                return {"oops": operation}
+    """))
+    code, out, err = _run(capsys, "check", "--target", f"{adapter}:Broken", "--no-save")
+    assert code == 2 and "not a ckspec.conformance.Reply" in err and len(err.strip().splitlines()) == 1
