@@ -18,7 +18,7 @@ from .output import console, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="the main job: explore the default scope, generate the diagrams, check the reference target")
+    p = sub.add_parser("run", help="the main job: explore, generate the diagrams, check the reference target")
     p.add_argument("--out", default="diagrams", help="folder for the diagrams (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     explore_command.add_scope_arguments(p)

@@ -12,7 +12,8 @@ comparison), ``checker`` (possible worlds), ``session`` (one target, step by ste
 ``engine`` (a run), ``coverage`` and ``reports`` (what a run shows), ``pytest_plugin``.
 """
 
-from .adapter import AdapterError, Capabilities, EnvironmentReply, Reply, Target, TargetUnreachable, unsupported_signature
+from .adapter import (AdapterError, Capabilities, EnvironmentReply, Reply, Target, TargetUnreachable,
+                      unsupported_signature)
 from .checker import Inconclusive, Nonconformance
 from .engine import CheckOptions, Failure, RunResult, check, replay
 from .mutants import MUTANTS
@@ -21,7 +22,8 @@ from .session import Session, password
 from .targets import TargetNameError, TargetSpec, load_target
 
 __all__ = [
-    "AdapterError", "Capabilities", "CheckOptions", "EnvironmentReply", "Failure", "Inconclusive", "MUTANTS", "Nonconformance",
+    "AdapterError", "Capabilities", "CheckOptions", "EnvironmentReply", "Failure", "Inconclusive", "MUTANTS",
+    "Nonconformance",
     "ReferenceTarget", "Reply", "RunResult", "Session", "Target", "TargetNameError", "TargetSpec",
     "TargetUnreachable", "check", "load_target", "password", "replay", "unsupported_signature",
 ]

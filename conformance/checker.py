@@ -208,7 +208,8 @@ def _call_mismatch(call: Call, reply: Reply, reasons: list[tuple[Outcome, str]],
         rules = [*dict.fromkeys(internal), *(r for r in rules if r not in internal)]
     first = rules[0] if rules else "ERR-01"
     message = (f"{first}: {call!r}: the model allows {' or '.join(expected)} (rules {', '.join(rules)}); "
-               f"the target returned {reply.summary()}" + (f" [{detail}]" if detail and reply.ok and "OK" in expected[0] else ""))
+               f"the target returned {reply.summary()}"
+               + (f" [{detail}]" if detail and reply.ok and "OK" in expected[0] else ""))
     return Mismatch(tuple(rules), tuple(expected), reply.summary(), detail, message)
 
 

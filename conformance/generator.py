@@ -118,7 +118,8 @@ def connect_and_settle(data, world, memory, session) -> tuple[Step, ...]:
 
 def connect_with_key(data, world, memory, session) -> tuple[Step, ...]:
     step = connect(data, world, memory, session)
-    return (step, SettleStep(), call("CreateKey", CustomKeyStoreId=step.kwargs["CustomKeyStoreId"], Origin="AWS_CLOUDHSM"))
+    store = step.kwargs["CustomKeyStoreId"]
+    return (step, SettleStep(), call("CreateKey", CustomKeyStoreId=store, Origin="AWS_CLOUDHSM"))
 
 
 def disconnect_and_settle(data, world, memory, session) -> tuple[Step, ...]:

@@ -174,7 +174,8 @@ class PasswordUpdateConnected(Mutant):
 class KeysEnabledAfterDisconnect(Mutant):
     def perform(self, world, call):
         world, response = super().perform(world, call)
-        if call.operation == "DescribeKey" and response.ok and response.body["KeyMetadata"]["KeyState"] == "Unavailable":
+        meta = response.body.get("KeyMetadata") if response.ok and call.operation == "DescribeKey" else None
+        if meta is not None and meta["KeyState"] == "Unavailable":
             key = world.key(ids.parse_key_id(call.kwargs.get("KeyId")))
             store = world.store(key.store_id) if key else None
             if key is not None and store is not None and store.state is not S.CONNECTED:
@@ -206,7 +207,8 @@ class WrongNotFound(Mutant):
 class NameNotUnique(Mutant):
     def perform(self, world, call):
         name = call.kwargs.get("CustomKeyStoreName")
-        if call.operation == "CreateCustomKeyStore" and chosen(world, call).response.error == "CustomKeyStoreNameInUseException":
+        if (call.operation == "CreateCustomKeyStore"
+                and chosen(world, call).response.error == "CustomKeyStoreNameInUseException"):
             hidden = world
             for s in world.stores:
                 if s.name == name:

@@ -218,7 +218,8 @@ class Session:
         else:
             if self.worlds.work_pending():
                 raise Inconclusive(
-                    f"CONNECT-09: after {self.poll_budget} polls {self.poll_interval:g} s apart, a connection attempt or "
+                    f"CONNECT-09: after {self.poll_budget} polls {self.poll_interval:g} s apart, a connection attempt "
+                    f"or "
                     f"a disconnect may still be under way (raise the polling budget)")
         self._record_internal(before, self.worlds.worlds)
 

@@ -52,7 +52,8 @@ class TargetSpec:
 def _check_adapter(name: str, target: Any) -> None:
     missing = [m for m in ("call", "environment", "wait", "capabilities") if not hasattr(target, m)]
     if missing:
-        raise TargetNameError(f"target {name}: {type(target).__name__} is not an adapter (missing {', '.join(missing)})")
+        raise TargetNameError(
+            f"target {name}: {type(target).__name__} is not an adapter (missing {', '.join(missing)})")
 
 
 def load_target(name: str) -> TargetSpec:

@@ -118,8 +118,10 @@ def test_not_implemented_is_unsupported_not_a_failure():
     are reported unsupported."""
     assert unsupported_signature(exc=NotImplementedError()) == "NotImplementedError"
     assert unsupported_signature(Reply(501, "InternalFailure")) == "HTTP 501 InternalFailure"
-    assert unsupported_signature(Reply(501, "UnsupportedOperationException")) == "HTTP 501 UnsupportedOperationException"
-    assert unsupported_signature(Reply(500, "500", "<html><body>Internal</body></html>")) == "HTTP 500 with an HTML body"
+    local_kms = Reply(501, "UnsupportedOperationException")
+    assert unsupported_signature(local_kms) == "HTTP 501 UnsupportedOperationException"
+    moto_server = Reply(500, "500", "<html><body>Internal</body></html>")
+    assert unsupported_signature(moto_server) == "HTTP 500 with an HTML body"
     assert unsupported_signature(Reply(400, "InvalidAction", "Unknown action")) == "HTTP 400 InvalidAction"
     assert unsupported_signature(Reply(400, "UnsupportedOperationException", "KS-09")) is None  # a model answer
     assert unsupported_signature(Reply(500, "KMSInternalException", "CEC-04: ...")) is None
