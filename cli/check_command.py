@@ -168,6 +168,9 @@ def show(result: Any, command: str) -> None:
     statuses = result.rule_statuses()
     never = [r["id"] for r in statuses if r["status"] == "not exercised"]
     passed = sum(1 for r in statuses if r["status"] == "pass")
+    reached = result.coverage.sequences
+    if reached:
+        console.print("reached: " + ", ".join(f"{k} x{v}" for k, v in sorted(reached.items())))
     console.print(f"rules: {passed} exercised and passed, {len(never)} never exercised; "
                   f"{len(result.coverage.cells)} (state, operation, outcome) cells")
     if never:

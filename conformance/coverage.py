@@ -26,6 +26,8 @@ class Coverage:
     transitions: Counter = attrs.field(factory=Counter)
     rules: Counter = attrs.field(factory=Counter)
     environment: Counter = attrs.field(factory=Counter)
+    #: notable sequences reached: "paged" (a listing followed NextMarker), ...
+    sequences: Counter = attrs.field(factory=Counter)
 
     def record_call(self, call: Call, before: Iterable[World], after: Iterable[World], outcome: str,
                     rules: Iterable[str]) -> None:
@@ -60,6 +62,7 @@ class Coverage:
         self.transitions.update(other.transitions)
         self.rules.update(other.rules)
         self.environment.update(other.environment)
+        self.sequences.update(other.sequences)
 
 
 def subject_state(world: World, call: Call) -> str:

@@ -49,6 +49,7 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
             "cells": cells,
             "transitions": [{"from": a, "to": b, "by": op, "count": n}
                             for (a, b, op), n in sorted(result.coverage.transitions.items())],
+            "sequences": dict(result.coverage.sequences.most_common()),
             "rules_exercised": sum(1 for r in rules if r["runs"]),
             "rules_never_run": [r["id"] for r in rules if not r["runs"]],
         },
@@ -197,8 +198,8 @@ def _matrix(result: RunResult) -> str:
     return "\n".join(rows)
 
 
-_POS = {"ABSENT": (80, 210), "DISCONNECTED": (270, 210), "CONNECTING": (500, 70), "CONNECTED": (760, 210),
-        "DISCONNECTING": (500, 350), "FAILED": (500, 210)}
+_POS = {"ABSENT": (80, 210), "DISCONNECTED": (280, 210), "CONNECTING": (520, 70), "CONNECTED": (790, 210),
+        "DISCONNECTING": (520, 350), "FAILED": (790, 350)}
 
 
 def _edges() -> dict[tuple[str, str], set[str]]:
@@ -221,7 +222,7 @@ def state_diagram_svg(result: RunResult) -> str:
     e = html.escape
     seen = {(a, b, op) for (a, b, op) in result.coverage.transitions}
     failed_states = {f.state for f in result.failures}
-    out = ["<svg xmlns='http://www.w3.org/2000/svg' width='880' height='420' viewBox='0 0 880 420' "
+    out = ["<svg xmlns='http://www.w3.org/2000/svg' width='900' height='410' viewBox='0 0 900 410' "
            "font-family='sans-serif' font-size='11'>",
            "<defs>" + "".join(
                f"<marker id='arrow-{c}' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' markerHeight='7' "

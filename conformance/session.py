@@ -248,6 +248,7 @@ class Session:
             if not reply.ok or not body.get("Truncated"):
                 return
             marker = body.get("NextMarker")
+            self.coverage.sequences["paged"] += 1
         raise self._failure(Mismatch(("DESC-04",), ("a last page",), "more pages", "",
                                      f"DESC-04: paging with Limit={step.limit} did not end after {MAX_PAGES} pages"))
 
@@ -296,6 +297,8 @@ class Session:
                 continue
             event, rules = _internal_rules(state, now)
             self.coverage.record_internal(event, state, now[0], rules)
+            if now[1]:
+                self.coverage.sequences[f"FAILED with {now[1]}"] += 1
             self.path_rules.extend(r for r in rules if r not in self.path_rules)
 
 

@@ -33,6 +33,11 @@ def test_reference_target_is_conformant(target):
     edges = {(a, b) for a, b, _ in result.coverage.transitions}
     assert ("CONNECTING", "CONNECTED") in edges and ("CONNECTING", "FAILED") in edges
     assert any(op == "CreateKey" and out.startswith("200") for _, op, out in result.coverage.cells)
+    # swarm testing reaches the rare sequences: a kmsuser lockout (CEC-08, AMB-25), a restore from
+    # backup (CL-05), paging through stores (DESC-04)
+    assert result.coverage.sequences["FAILED with USER_LOCKED_OUT"] and result.coverage.rules["CEC-08"]
+    assert result.coverage.environment[("restore_backup", True)]
+    assert result.coverage.sequences["paged"]
 
 
 def test_a_read_right_after_connect_may_lag_but_not_jump_ahead():
