@@ -135,9 +135,13 @@ def from_json(data: Any) -> Step:
     if not isinstance(data, dict):
         raise ValueError(f"a step must be an object, got {type(data).__name__}")
     if "call" in data:
+        from ckspec.model.transitions import CALLS
+
         params = data.get("params", {})
         if not isinstance(data["call"], str) or not isinstance(params, dict):
             raise ValueError("a call step needs an operation name and a params object")
+        if data["call"] not in CALLS:
+            raise ValueError(f"the model does not cover the operation {data['call']!r}")
         return CallStep(data["call"], tuple((k, _decode(v)) for k, v in params.items()))
     if "environment" in data:
         event, args = data["environment"], data.get("args", [])
@@ -145,16 +149,29 @@ def from_json(data: Any) -> Step:
             raise ValueError(f"unknown environment control {event!r}")
         if len(args) != len(ENVIRONMENT_ARGUMENTS[event]):
             raise ValueError(f"{event} takes {len(ENVIRONMENT_ARGUMENTS[event])} arguments, got {len(args)}")
-        return EnvironmentStep(event, tuple(_decode(a) for a in args))
+        decoded = tuple(_decode(a) for a in args)
+        for kind, value in zip(ENVIRONMENT_ARGUMENTS[event], decoded):
+            wanted = {"count": int, "password": Password}.get(kind, str)
+            if not isinstance(value, wanted) or isinstance(value, bool):
+                raise ValueError(f"{event}: the {kind} argument must be a {wanted.__name__}, got {value!r}")
+        return EnvironmentStep(event, decoded)
     if "wait" in data:
-        return WaitStep(float(data["wait"]))
+        return WaitStep(_number(data["wait"], float, "wait"))
     if "settle" in data:
         return SettleStep()
     if "days_pass" in data:
-        return DaysPassStep(int(data["days_pass"]))
+        return DaysPassStep(_number(data["days_pass"], int, "days_pass"))
     if "paginate" in data:
-        return PaginateStep(int(data["paginate"]))
+        return PaginateStep(_number(data["paginate"], int, "paginate"))
     raise ValueError(f"not a step: {sorted(data)}")
+
+
+def _number(value: Any, kind: type, name: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} needs a positive number, got {value!r}")
+    if kind is int and value != int(value):
+        raise ValueError(f"{name} needs a whole number, got {value!r}")
+    return kind(value)
 
 
 # --- Python ----------------------------------------------------------------------------------------

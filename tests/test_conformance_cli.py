@@ -51,11 +51,21 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv):
     assert err.startswith("ckspec: error:")
 
 
-def test_a_trace_with_a_bad_step_is_a_usage_error(tmp_path, capsys):
+@pytest.mark.parametrize("step, why", [
+    ({"environment": "explode"}, "unknown environment control"),
+    ({"call": "LaunchRockets", "params": {}}, "does not cover the operation"),
+    ({"environment": "create_hsm", "args": [1, "us-east-1a"]}, "must be a str"),
+    ({"environment": "create_cluster", "args": []}, "takes 1 arguments"),
+    ({"wait": "soon"}, "positive number"),
+    ({"paginate": 1.5}, "whole number"),
+    ({"call": "CreateKey", "params": {"Plaintext": {"$secret": 1}}}, "unknown encoded value"),
+    ("DescribeCustomKeyStores", "must be an object"),
+])
+def test_a_trace_with_a_bad_step_is_a_usage_error(tmp_path, capsys, step, why):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": "ckspec-trace/1", "seed": 0, "steps": [{"environment": "explode"}]}))
+    bad.write_text(json.dumps({"format": "ckspec-trace/1", "seed": 0, "steps": [step]}))
     code, _, err = _run(capsys, "replay", str(bad), "--target", "reference")
-    assert code == 2 and "unknown environment control" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and why in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_exit_codes_conformant_nonconformant_inconclusive_unreachable(tmp_path, capsys):
