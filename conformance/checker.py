@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import attrs
 
 from ckspec.model import identifiers as ids
+from ckspec.model.world import Secret
 from ckspec.model import PERMISSIVE, Call, Environment, Outcome, World, internal_events, outcomes
 from ckspec.model.environment import EVENTS
 from ckspec.model.transitions import CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES
@@ -33,7 +34,7 @@ SHORT_EVENTS = frozenset({"ConnectionAttemptCompletes", "DisconnectCompletes", "
 #: Internal events that make a store's connection state change while no call is made.
 STATE_EVENTS = frozenset({"ConnectionAttemptCompletes", "DisconnectCompletes"})
 #: More possible worlds than this and the run is inconclusive rather than slow.
-MAX_WORLDS = 512
+MAX_WORLDS = 2048
 
 _VALIDATION_NAMES = frozenset({"ValidationError", "ValidationException"})
 
@@ -59,6 +60,28 @@ class Mismatch:
     observed: str
     detail: str
     message: str
+
+
+def canonical(world: World) -> World:
+    """The world with KMS-generated passwords renumbered by first appearance (CONNECT-11: only
+    their equality matters). Worlds reached by the same events in different orders then
+    coincide, so the set of possible worlds does not grow with the orders of completions
+    nobody can observe."""
+    if not world.secrets:
+        return world
+    mapping: dict[Secret, Secret] = {}
+
+    def renumber(user: Any) -> Any:
+        if user is None or not isinstance(user.password, Secret):
+            return user
+        return attrs.evolve(user, password=mapping.setdefault(user.password, Secret(len(mapping) + 1)))
+
+    clusters = tuple(c if c.kmsuser is None else attrs.evolve(c, kmsuser=renumber(c.kmsuser)) for c in world.clusters)
+    backups = tuple(b if b.kmsuser is None else attrs.evolve(b, kmsuser=renumber(b.kmsuser)) for b in world.backups)
+    stores = tuple(renumber(s) for s in world.stores)
+    if world.secrets == len(mapping) and all(k == v for k, v in mapping.items()):
+        return world
+    return attrs.evolve(world, clusters=clusters, backups=backups, stores=stores, secrets=len(mapping))
 
 
 def world_key(world: World) -> tuple[Any, ...]:
@@ -132,7 +155,8 @@ class PossibleWorlds:
                     reasons.append((outcome, why))
                     continue
                 new_pairs = new
-                keep.setdefault(world_key(outcome.world), outcome.world)
+                after = canonical(outcome.world)
+                keep.setdefault(world_key(after), after)
                 matched.outcomes.append(outcome)
                 matched.before.append(world)
         if not keep:
@@ -148,7 +172,8 @@ class PossibleWorlds:
         for world in self.worlds:
             found = possible(world, event)
             if reply.applied and found:
-                keep.setdefault(world_key(found[0].world), found[0].world)
+                after = canonical(found[0].world)
+                keep.setdefault(world_key(after), after)
                 matched.outcomes.append(found[0])
                 matched.before.append(world)
             elif not reply.applied and not found:
@@ -243,10 +268,11 @@ def _closure(worlds: Iterable[World], kinds: frozenset[str]) -> tuple[tuple[Worl
                 continue
             for outcome in possible(world, event):
                 taken.append(outcome)
-                key = world_key(outcome.world)
+                after = canonical(outcome.world)
+                key = world_key(after)
                 if key not in seen:
                     if len(seen) >= MAX_WORLDS:
                         raise Inconclusive(f"more than {MAX_WORLDS} model worlds remain possible")
-                    seen[key] = outcome.world
-                    frontier.append(outcome.world)
+                    seen[key] = after
+                    frontier.append(after)
     return tuple(seen.values()), tuple(taken)
