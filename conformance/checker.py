@@ -69,19 +69,25 @@ def canonical(world: World) -> World:
     nobody can observe."""
     if not world.secrets:
         return world
-    mapping: dict[Secret, Secret] = {}
+    users = [c.kmsuser for c in world.clusters] + [b.kmsuser for b in world.backups]
+    order: dict[Secret, Secret] = {}
+    for password in [u.password for u in users if u is not None] + [s.password for s in world.stores]:
+        if isinstance(password, Secret) and password not in order:
+            order[password] = Secret(len(order) + 1)
+    if world.secrets == len(order) and all(k == v for k, v in order.items()):
+        return world  # already canonical (the common case): no new objects
 
-    def renumber(user: Any) -> Any:
-        if user is None or not isinstance(user.password, Secret):
-            return user
-        return attrs.evolve(user, password=mapping.setdefault(user.password, Secret(len(mapping) + 1)))
+    def renumber(holder: Any) -> Any:
+        if holder is None or not isinstance(holder.password, Secret):
+            return holder
+        return attrs.evolve(holder, password=order[holder.password])
 
-    clusters = tuple(c if c.kmsuser is None else attrs.evolve(c, kmsuser=renumber(c.kmsuser)) for c in world.clusters)
-    backups = tuple(b if b.kmsuser is None else attrs.evolve(b, kmsuser=renumber(b.kmsuser)) for b in world.backups)
-    stores = tuple(renumber(s) for s in world.stores)
-    if world.secrets == len(mapping) and all(k == v for k, v in mapping.items()):
-        return world
-    return attrs.evolve(world, clusters=clusters, backups=backups, stores=stores, secrets=len(mapping))
+    return attrs.evolve(
+        world,
+        clusters=tuple(c if c.kmsuser is None else attrs.evolve(c, kmsuser=renumber(c.kmsuser))
+                       for c in world.clusters),
+        backups=tuple(b if b.kmsuser is None else attrs.evolve(b, kmsuser=renumber(b.kmsuser)) for b in world.backups),
+        stores=tuple(renumber(s) for s in world.stores), secrets=len(order))
 
 
 def world_key(world: World) -> tuple[Any, ...]:

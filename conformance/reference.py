@@ -15,6 +15,7 @@ deliberate deviation each, made in :meth:`ReferenceTarget.perform` or
 
 from __future__ import annotations
 
+import base64
 import random
 import string
 from typing import Any, Mapping
@@ -50,7 +51,6 @@ def chosen(world: World, action: Any) -> Outcome:
 class ForeignIds:
     """The target's own identifiers: random-looking values, one for each model value."""
 
-    _B32 = "abcdefghijklmnopqrstuvwxyz234567"
     #: model IDs that name nothing: an unknown target ID becomes one of these
     _NOWHERE = {
         "CustomKeyStoreId": "cks-fffffffffffffffff", "CloudHsmClusterId": "cluster-77777777777",
@@ -97,13 +97,10 @@ class ForeignIds:
         if isinstance(value, (bytes, bytearray)):
             return b"ref-" + r.randbytes(12) + bytes(value[-8:])
         if field in ("CustomKeyStoreId",) or (isinstance(value, str) and value.startswith("cks-")):
-            return "cks-" + "".join(r.choice("0123456789abcdef") for _ in range(17))
-        if isinstance(value, str) and value.startswith("cluster-"):
-            return "cluster-" + "".join(r.choice(self._B32) for _ in range(11))
-        if isinstance(value, str) and value.startswith("hsm-"):
-            return "hsm-" + "".join(r.choice(self._B32) for _ in range(11))
-        if isinstance(value, str) and value.startswith("backup-"):
-            return "backup-" + "".join(r.choice(self._B32) for _ in range(11))
+            return f"cks-{r.getrandbits(68):017x}"
+        for prefix in ("cluster-", "hsm-", "backup-"):
+            if isinstance(value, str) and value.startswith(prefix):
+                return prefix + base64.b32encode(r.randbytes(7)).decode("ascii")[:11].lower()
         if field == "TrustAnchorCertificate":
             return f"-----BEGIN CERTIFICATE-----\nreference-ca-{r.getrandbits(48):012x}\n-----END CERTIFICATE-----"
         if field in ("NextMarker", "Marker"):

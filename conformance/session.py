@@ -34,6 +34,19 @@ CLUSTERS = 3
 MAX_PAGES = 20
 
 
+#: The value of each password alias in this process: random (alphanumeric, as CloudHSM
+#: requires), never written anywhere, the same for every session of a run (so examples share
+#: the model's memoised outcomes).
+_PASSWORDS: dict[int, str] = {}
+
+
+def _password_value(alias: int) -> str:
+    found = _PASSWORDS.get(alias)
+    if found is None:
+        found = _PASSWORDS[alias] = "P" + secrets.token_hex(8)
+    return found
+
+
 def password(alias: int) -> Password:
     """A kmsuser password by alias (for reproduction programs)."""
     return Password(alias)
@@ -255,9 +268,10 @@ class Session:
     # --- helpers -----------------------------------------------------------------------------------
     def _value(self, value: Any) -> Any:
         if isinstance(value, Password):
-            if value.alias not in self._passwords:
-                self._passwords[value.alias] = "P" + secrets.token_hex(8)  # alphanumeric, as CloudHSM requires
-            return self._passwords[value.alias]
+            found = self._passwords.get(value.alias)
+            if found is None:
+                found = self._passwords[value.alias] = _password_value(value.alias)
+            return found
         return value
 
     def _model_arg(self, kind: str, value: Any) -> Any:

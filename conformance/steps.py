@@ -2,9 +2,9 @@
 
 A step is a KMS call, an environment control, or time passing. Steps name resources by the
 model's identifiers (``cks-...``, ``cluster-...``); the session maps them to the target's.
-Passwords are never written down: a step holds a :class:`Password` alias, and each session
-draws a fresh random value for each alias, so a saved trace or a printed program reproduces
-a failure without containing any password.
+Passwords are never written down: a step holds a :class:`Password` alias, and each process
+draws a random value for each alias (``session._PASSWORDS``), so a saved trace or a printed
+program reproduces a failure without containing any password.
 
 Written forms: JSON (saved traces, :func:`to_json` / :func:`from_json`) and one line of a
 runnable Python program (:func:`to_python`).
