@@ -362,8 +362,11 @@ def draw_step(data: Any, rules: list[Rule], session: Any, memory: Memory) -> Ste
         if not isinstance(step, SettleStep) or _SETTLE.ready(flags):
             return step
     ready = [r for r in rules if r.ready(flags)]
-    if not world.stores or not ready:  # nothing to do without a store: always offer to create one
-        ready += [_CREATE] * 4
+    if (not world.stores or not ready) and "CreateCustomKeyStore" in session.capabilities.operations \
+            and "CreateCustomKeyStore" not in session.unsupported:
+        ready += [_CREATE] * 4  # nothing much to do without a store: always offer to create one
+    if not ready:
+        return WaitStep(1.0)
     drawn = pick(data, ready).draw(data, world, memory, session)
     if isinstance(drawn, tuple):
         memory.queue.extend(drawn[1:])
