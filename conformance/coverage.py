@@ -91,8 +91,8 @@ def rule_operations() -> dict[str, frozenset[str]]:
 
 def rule_statuses(coverage: Coverage, failed: Iterable[str], unsupported: Iterable[str]) -> list[dict[str, object]]:
     """Every catalogued rule with its status in this run: ``fail`` (cited by a failure), ``pass``
-    (exercised, never failed), ``unsupported`` (only in operations the target lacks) or
-    ``not exercised``."""
+    (exercised, never failed), ``unsupported`` (only in operations the target lacks), ``not
+    applicable`` (the catalog says why the model does not encode it) or ``not exercised``."""
     failed, unsupported = set(failed), set(unsupported)
     by_rule = rule_operations()
     out = []
@@ -103,6 +103,8 @@ def rule_statuses(coverage: Coverage, failed: Iterable[str], unsupported: Iterab
             status = "pass"
         elif by_rule.get(rule.id) and by_rule[rule.id] <= unsupported:
             status = "unsupported"
+        elif rule.not_applicable_reason:
+            status = "not applicable"
         else:
             status = "not exercised"
         out.append({"id": rule.id, "status": status, "runs": coverage.rules.get(rule.id, 0),

@@ -201,6 +201,38 @@ def crypto(data, world, memory, session) -> Step:
     return call("Encrypt", KeyId=_key(data, world, memory), Plaintext=PLAINTEXT)
 
 
+def probe(data, world, memory, session) -> Step:
+    """Requests the documentation answers with an error whatever the state: malformed or
+    forbidden ones (AMB-18, CREATE-01, DESC-02, AMB-17, DESC-04, KEY-05, AMB-19, AMB-36, KS-09,
+    CRYPTO-06, AMB-23), and a cluster that does not exist (CREATE-04)."""
+    how = data.below(8)
+    store, key = _store(data, world, memory), _key(data, world, memory)
+    if how == 0:
+        return call("DescribeCustomKeyStores", CustomKeyStoreId=store, CustomKeyStoreName=pick(data, NAMES))
+    if how == 1:
+        return call("DescribeCustomKeyStores", Marker="not-a-marker-we-issued")
+    if how == 2:
+        return call("CreateKey", CustomKeyStoreId=store, Origin="AWS_CLOUDHSM", KeySpec="RSA_2048",
+                    KeyUsage="SIGN_VERIFY")
+    if how == 3:
+        return call("ScheduleKeyDeletion", KeyId=key, PendingWindowInDays=pick(data, (5, 31)))
+    if how == 4:
+        return call(pick(data, ("EnableKeyRotation", "GetKeyRotationStatus")), KeyId=key)
+    if how == 5:
+        return call("GenerateDataKeyPair", KeyId=key, KeyPairSpec="RSA_2048")
+    if how == 6:
+        return call(pick(data, ("GenerateDataKey", "GenerateDataKeyWithoutPlaintext")), KeyId=key, KeySpec="AES_256")
+    cluster = pick(data, [c for c in world.clusters if c.trust_anchor] or list(world.clusters))
+    if data.boolean():  # CREATE-01, AMB-18: no password
+        return call("CreateCustomKeyStore", CustomKeyStoreName=pick(data, NAMES),
+                    CloudHsmClusterId=ids.cluster_id(cluster.cluster_id),
+                    TrustAnchorCertificate=cluster.trust_anchor or ids.trust_anchor(cluster.lineage))
+    return call("CreateCustomKeyStore", CustomKeyStoreName=pick(data, NAMES),
+                CloudHsmClusterId=ids.cluster_id(0x7FFF),
+                TrustAnchorCertificate=cluster.trust_anchor or ids.trust_anchor(cluster.lineage),
+                KeyStorePassword=Password(0))
+
+
 def _environment(*events: str) -> tuple[Callable[..., Step], frozenset[str], frozenset[str]]:
     def draw(data, world, memory, session) -> Step:
         used = {s.cluster_id for s in world.stores}
@@ -316,6 +348,9 @@ RULES: tuple[Rule, ...] = (
     Rule("key_state", key_state, _ops("EnableKey", "DisableKey"), needs="key"),
     Rule("key_deletion", key_deletion, _ops("ScheduleKeyDeletion", "CancelKeyDeletion"), needs="key"),
     Rule("crypto", crypto, _ops("Encrypt", "Decrypt", "GenerateRandom"), needs="key"),
+    Rule("probe", probe, _ops("DescribeCustomKeyStores", "CreateKey", "ScheduleKeyDeletion", "EnableKeyRotation",
+                              "GetKeyRotationStatus", "GenerateDataKeyPair", "GenerateDataKey",
+                              "GenerateDataKeyWithoutPlaintext", "CreateCustomKeyStore")),
     Rule("hsms", *_environment("create_hsm", "delete_hsm"), weight=2),
     Rule("clusters", *_environment("create_cluster", "initialize_cluster", "activate_cluster", "delete_cluster",
                                   "backup_cluster", "restore_backup")),

@@ -51,7 +51,7 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
                             for (a, b, op), n in sorted(result.coverage.transitions.items())],
             "sequences": dict(result.coverage.sequences.most_common()),
             "rules_exercised": sum(1 for r in rules if r["runs"]),
-            "rules_never_run": [r["id"] for r in rules if not r["runs"]],
+            "rules_never_run": [r["id"] for r in rules if not r["runs"] and r["status"] != "not applicable"],
         },
     }
 
@@ -105,7 +105,8 @@ vertical-align:top}th{background:#f4f4f4}pre{background:#f7f7f7;padding:.8em;ove
 .badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600}
 .conformant,.pass{background:#2e7d32;color:#fff}.non-conformant,.fail{background:#c62828;color:#fff}
 .inconclusive,.unsupported{background:#ef6c00;color:#fff}.not-exercised{background:#9e9e9e;color:#fff}
-td.pass,td.fail,td.unsupported,td.not-exercised{text-align:center}
+.not-applicable{background:#e0e0e0}
+td.pass,td.fail,td.unsupported,td.not-exercised,td.not-applicable{text-align:center}
 .cell{text-align:right;font-variant-numeric:tabular-nums}.small{color:#666;font-size:12px}
 """
 
@@ -121,7 +122,7 @@ def html_report(result: RunResult, command: str = "") -> str:
         f"{e(result.verdict)}</span></h1>",
         f"<p>{result.examples} examples, {result.steps} steps, {result.seconds:.2f} s, seed {result.seed}. "
         f"Rules: {counts['pass']} pass, {counts['fail']} fail, {counts['unsupported']} unsupported, "
-        f"{counts['not exercised']} not exercised.</p>",
+        f"{counts['not exercised']} not exercised, {counts['not applicable']} not applicable.</p>",
     ]
     if command:
         parts.append(f"<p>Rerun: <code>{e(command)}</code></p>")

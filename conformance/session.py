@@ -184,6 +184,8 @@ class Session:
         except Nonconformance as exc:
             raise self._failure(exc.failure) from None
         rules = [r for o in matched.outcomes for r in o.rules]
+        if not reply.ok:  # the checker compared the error's shape name and HTTP status
+            rules += ["ERR-01", "ERR-02"]
         self.coverage.record_call(call, matched.before, [o.world for o in matched.outcomes], reply.summary(), rules)
         if matched.outcomes[0].world is not matched.before[0]:
             self.path_rules.extend(r for r in matched.outcomes[0].rules if r not in self.path_rules)
