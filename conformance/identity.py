@@ -15,6 +15,9 @@ from typing import Any, Mapping
 #: Reply and request members whose values are identifiers: bound, never compared literally.
 ID_FIELDS = frozenset({"CustomKeyStoreId", "CloudHsmClusterId", "KeyId", "Arn", "NextMarker", "Marker",
                        "TrustAnchorCertificate", "CiphertextBlob"})
+#: Identifier members bound afresh each time: a target may reuse a pagination marker (say, a
+#: position) for another page of a later listing, so no one-to-one binding is kept for them.
+REBOUND_FIELDS = frozenset({"NextMarker"})
 #: Members whose values change from run to run: only their presence is compared.
 VOLATILE_FIELDS = frozenset({"CreationDate", "DeletionDate"})
 #: Members whose bytes are random: only their length is compared.
@@ -42,6 +45,13 @@ class Binding:
         self.to_model: dict[Any, Any] = {}
 
     def bind(self, model_value: Any, target_value: Any) -> None:
+        # a rebinding (pagination markers) first drops what either side was bound to
+        old_target = self.to_target.pop(model_value, None)
+        if old_target is not None and self.to_model.get(old_target) == model_value:
+            del self.to_model[old_target]
+        old_model = self.to_model.pop(target_value, None)
+        if old_model is not None and self.to_target.get(old_model) == target_value:
+            del self.to_target[old_model]
         self.to_target[model_value] = target_value
         self.to_model[target_value] = model_value
 
@@ -70,7 +80,10 @@ def difference(expected: Any, observed: Any, binding: Binding, new: dict[Any, An
                 return f"{path}: missing (expected {_short(value)})"
             if key in VOLATILE_FIELDS:
                 continue
-            if key in ID_FIELDS:
+            if key in REBOUND_FIELDS:  # a marker names a position in one listing, not a resource
+                new[value] = observed[key]
+                why = None
+            elif key in ID_FIELDS:
                 why = _identifier(value, observed[key], binding, new, path)
             elif key in LENGTH_ONLY_FIELDS and isinstance(value, (bytes, bytearray)):
                 why = None if _length(observed[key]) == len(value) else (

@@ -144,3 +144,36 @@ def test_an_example_never_sees_another_examples_target():
     """Each example gets a fresh target (isolation, also what pytest-xdist shards rely on)."""
     a, b = load_target("reference").make(1), load_target("reference").make(1)
     assert a is not b and a.world is not None and a.world == b.world
+
+
+class PositionalMarkers(ReferenceTarget):
+    """Pagination markers are positions ("1", "2", ...), reused by every listing, as many services do."""
+
+    def call(self, operation, params):
+        if operation == "DescribeCustomKeyStores" and "Marker" in params:
+            params = {**params, "Marker": self._markers.get(params["Marker"], "no-such-marker")}
+        reply = super().call(operation, params)
+        body = reply.body or {}
+        if "NextMarker" in body:
+            position = str(len(body["CustomKeyStores"]) + int(self._last.get(params.get("Marker"), 0)))
+            self._markers[position] = body["NextMarker"]
+            self._last[body["NextMarker"]] = position
+            reply = Reply(reply.status, reply.error, reply.message, {**body, "NextMarker": position})
+        return reply
+
+    def __init__(self, seed=0):
+        super().__init__(seed)
+        self._markers, self._last = {}, {}
+
+
+def test_pagination_markers_are_not_identifiers():
+    """DESC-04: a target may hand out the same marker for a different page later; that is conformant."""
+    s = Session(PositionalMarkers())
+    s.setup()
+    for i, cluster in enumerate(s.world.clusters[:3]):
+        s.call("CreateCustomKeyStore", CustomKeyStoreName=f"store-{i}", CloudHsmClusterId=ids.cluster_id(
+            cluster.cluster_id), TrustAnchorCertificate=cluster.trust_anchor, KeyStorePassword=password(0))
+    s.paginate(limit=1)
+    s.call("DeleteCustomKeyStore", CustomKeyStoreId=ids.store_id(s.world.stores[0].store_id))
+    s.paginate(limit=1)  # marker "1" now means "after the second store"
+    assert s.coverage.sequences["paged"] == 3
