@@ -23,7 +23,10 @@ DEFAULT_EXAMPLES, DEFAULT_STEPS = 300, 100
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="hold a target (reference, mutant:NAME, module:Class) to the model")
+    p = sub.add_parser("check", help="hold a target (reference, mutant:NAME, module:Class) to the model",
+                       description="Drive the target with generated steps and check every answer against the model. "
+                                   "Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target "
+                                   "unreachable, 4 inconclusive (polling ran out of budget).")
     add_target_arguments(p)
     p.add_argument("--examples", type=_at_least_one, default=DEFAULT_EXAMPLES,
                    help="Hypothesis examples to generate (default %(default)s)")

@@ -16,7 +16,9 @@ from .output import console, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("replay", help="rerun a saved failure trace (JSON) against a target")
+    p = sub.add_parser("replay", help="rerun a saved failure trace (JSON) against a target",
+                       description="Rerun the steps of a trace saved by ckspec check. Exit codes: 0 the steps "
+                                   "pass, 1 they fail, 2 usage error, 3 target unreachable, 4 inconclusive.")
     p.add_argument("file", help="a trace saved by ckspec check")
     add_target_arguments(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
