@@ -25,6 +25,21 @@ def pytest_addoption(parser: Any) -> None:
     group.addoption("--ckspec-seed", type=int, default=0, metavar="S", help="base seed (default 0)")
 
 
+def pytest_configure(config: Any) -> None:
+    target = config.getoption("ckspec_target", None)
+    if not target:
+        return
+    from ckspec.conformance import TargetNameError, load_target
+
+    try:
+        load_target(target)  # a bad name is a usage error before anything runs
+    except TargetNameError as exc:
+        raise pytest.UsageError(f"--ckspec-target: {exc}") from None
+    for name in ("ckspec_examples", "ckspec_steps", "ckspec_shards"):
+        if config.getoption(name) < 1:
+            raise pytest.UsageError(f"--{name.replace('_', '-')} must be at least 1")
+
+
 def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
     target = config.getoption("ckspec_target")
     if not target:
@@ -46,14 +61,11 @@ class ConformanceItem(pytest.Item):
         self.target, self.shard, self.examples = target, shard, examples
 
     def runtest(self) -> None:
-        from ckspec.conformance import TargetNameError, load_target
+        from ckspec.conformance import load_target
         from ckspec.conformance.engine import CheckOptions, check
 
         config = self.config
-        try:
-            spec = load_target(self.target)
-        except TargetNameError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        spec = load_target(self.target)
         options = CheckOptions(examples=self.examples, steps=config.getoption("ckspec_steps"),
                                seed=config.getoption("ckspec_seed") * 1000 + self.shard)
         result = check(spec, options)

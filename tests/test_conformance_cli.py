@@ -128,6 +128,8 @@ def test_pytest_plugin_runs_the_suite_in_a_projects_test_run(pytester):
     bad.assert_outcomes(passed=1, failed=2)
     assert "CREATE-06" in bad.stdout.str() and "Session.open(" in bad.stdout.str()
     assert not (pytester.path / ".hypothesis").exists()
+    wrong = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ckspec-target=mutant:NOPE")
+    assert wrong.ret == pytest.ExitCode.USAGE_ERROR and "--ckspec-target" in wrong.stderr.str()
 
 
 def test_an_adapter_that_breaks_the_interface_is_a_usage_error(tmp_path, capsys):
