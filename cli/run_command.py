@@ -1,10 +1,11 @@
 """ckspec run: the main job on the embedded default.
 
-Explore the default scopes, generate the diagrams, and prove the model's properties with
-Z3 (a conformance run against the bundled reference joins it with the conformance engine).
+Explore the default scopes, generate the diagrams, prove the model's properties with Z3,
+and run a short conformance check against the reference target (the engine holding the
+model, behind its adapter, to the model: a smoke test of the whole conformance path).
 Exits 0 only when every part succeeded: the exploration found what the model promises (all
-five connection states, all ten error codes, no dead ends) and every property came out as
-expected (proved, or the expected counterexample found).
+five connection states, all ten error codes, no dead ends), every property came out as
+expected (proved, or the expected counterexample found) and the reference is conformant.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .output import console, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="the main job: explore the default scopes, generate the diagrams, prove")
+    p = sub.add_parser("run", help="the main job: explore, generate the diagrams, prove, check the reference target")
     p.add_argument("--out", default="diagrams", help="folder for the diagrams (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     explore_command.add_scope_arguments(p)
@@ -33,9 +34,7 @@ def run(args: argparse.Namespace) -> int:
     exploration = explore_command.combined(results, time.perf_counter() - started)
     if not args.json:
         explore_command.show(results, exploration)
-    from ckspec.model import (
-        diagrams,  # imported here: graphviz is only needed for this step
-    )
+    from ckspec.model import diagrams  # imported here: graphviz is only needed for this step
 
     written = diagrams.write_all(out)
     warning = None if any(p.suffix == ".svg" for p in written) else diagrams.DOT_MISSING
@@ -53,8 +52,12 @@ def run(args: argparse.Namespace) -> int:
         problems.append("not reached: " + ", ".join(missing))
     if exploration["dead_ends"]:
         problems.append(f"{exploration['dead_ends']} dead ends")
+    conformance = _conformance_smoke_run()
+    if conformance["verdict"] != "conformant":
+        problems.append(f"the reference target is {conformance['verdict']} ({conformance['failure']})")
     summary = {
         "exploration": exploration,
+        "conformance": conformance,
         "diagrams": {"folder": str(out), "files": len(written), "warning": warning},
         "proofs": {**proofs.as_dict(), "traces": [str(p) for p in traces]},
         "problems": problems,
@@ -64,7 +67,23 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         console.print(f"diagrams: {len(written)} files in {out}" + (f" ({warning})" if warning else ""))
+        console.print(f"conformance: reference target {conformance['verdict']} ({conformance['examples']} examples, "
+                      f"{conformance['steps']} steps, {conformance['seconds']:.1f} s; ckspec check for the full run)")
         for p in problems:
             console.print(f"[red]problem[/red]: {p}")
         console.print(f"done in {summary['seconds']:.1f} s: " + ("OK" if not problems else "FAILED"))
     return 0 if not problems else 1
+
+
+#: A short run: the full one is `ckspec check` (300 examples of up to 100 steps).
+SMOKE_EXAMPLES, SMOKE_STEPS, SMOKE_SEED = 60, 50, 0
+
+
+def _conformance_smoke_run() -> dict[str, object]:
+    from ckspec.conformance import load_target
+    from ckspec.conformance.engine import CheckOptions, check
+
+    result = check(load_target("reference"), CheckOptions(examples=SMOKE_EXAMPLES, steps=SMOKE_STEPS, seed=SMOKE_SEED))
+    return {"target": result.target, "verdict": result.verdict, "examples": result.examples, "steps": result.steps,
+            "seconds": round(result.seconds, 3),
+            "failure": result.failures[0].message if result.failures else None}

@@ -1,0 +1,182 @@
+"""ckspec check: hold an implementation to the model (the conformance engine).
+
+Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target unreachable,
+4 inconclusive (polling ran out of budget; never reported as a failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import CliError, positive_int
+from .output import console, progress
+
+EXIT = {"conformant": 0, "non-conformant": 1, "inconclusive": 4}
+UNREACHABLE = 3
+DEFAULT_EXAMPLES, DEFAULT_STEPS = 300, 100
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="hold a target (reference, mutant:NAME, module:Class) to the model",
+                       description="Drive the target with generated steps and check every answer against the model. "
+                                   "Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target "
+                                   "unreachable, 4 inconclusive (polling ran out of budget).")
+    add_target_arguments(p)
+    p.add_argument("--examples", type=_at_least_one, default=DEFAULT_EXAMPLES,
+                   help="Hypothesis examples to generate (default %(default)s)")
+    p.add_argument("--steps", type=_at_least_one, default=DEFAULT_STEPS,
+                   help="at most this many steps per example (default %(default)s)")
+    p.add_argument("--seed", type=positive_int, help="Hypothesis seed (default: random, printed)")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    p.add_argument("--html", metavar="FILE", help="write a single-file HTML report")
+    p.add_argument("--json", metavar="FILE", help="write the JSON report ('-' for standard output)")
+    p.add_argument("--failures-dir", default=".ckspec/failures", metavar="DIR",
+                   help="where failures are saved, and replayed from first on the next run (default %(default)s)")
+    p.add_argument("--no-save", action="store_true", help="neither replay nor save failures")
+    p.add_argument("--no-shrink", action="store_true", help="report the first failure as found, unshrunk")
+    p.set_defaults(run=run)
+
+
+def add_target_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", default="reference",
+                   help="reference, reference:random, reference:free, mutant:NAME, or module.path:ClassName "
+                        "(default %(default)s)")
+    p.add_argument("--poll-budget", type=_at_least_one, default=30, metavar="N",
+                   help="polls of asynchronous work before an example is inconclusive (default %(default)s)")
+    p.add_argument("--poll-interval", type=_seconds, default=1.0, metavar="SECONDS",
+                   help="time the target is given between polls (default %(default)s)")
+
+
+def _at_least_one(text: str) -> int:
+    value = positive_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
+def target_spec(name: str) -> Any:
+    """The named target, probed once; CliError (exit 2) for a bad name, TargetUnreachable (exit 3)."""
+    from ckspec.conformance import TargetNameError, load_target
+
+    try:
+        spec = load_target(name)
+        spec.make(0).close()
+    except TargetNameError as exc:
+        raise CliError(str(exc)) from None
+    return spec
+
+
+def unreachable(exc: BaseException) -> int:
+    print(f"ckspec: target unreachable: {exc}", file=sys.stderr)
+    return UNREACHABLE
+
+
+def _output_file(path: str | None) -> Path | None:
+    if path is None or path == "-":
+        return None
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise CliError(f"output file {path!r} is a folder")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise CliError(f"cannot write {path!r}: folder {str(folder)!r} does not exist or is not writable")
+    return target
+
+
+def run(args: argparse.Namespace) -> int:
+    from ckspec.conformance import AdapterError, TargetUnreachable
+
+    try:
+        return _check(args)
+    except TargetUnreachable as exc:
+        return unreachable(exc)
+    except AdapterError as exc:
+        raise CliError(f"the adapter {args.target} broke the interface: {exc}") from None
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ckspec.conformance.engine import CheckOptions, check
+
+    outputs = {k: _output_file(getattr(args, k)) for k in ("junit", "html", "json")}
+    spec = target_spec(args.target)
+    failures_dir = None if args.no_save else Path(args.failures_dir)
+    options = CheckOptions(examples=args.examples, steps=args.steps, seed=args.seed, poll_budget=args.poll_budget,
+                           poll_interval=args.poll_interval, shrink=not args.no_shrink, failures_dir=failures_dir)
+    quiet = args.json == "-"
+    with progress(f"checking {spec.name}", enabled=not quiet) as update:
+        result = check(spec, options, lambda r: update(f"example {r.examples}/{args.examples}, {r.steps} steps"))
+    seed = result.seed
+    command = (f"ckspec check --target {shlex.quote(spec.name)} --examples {args.examples} --steps {args.steps} "
+               f"--seed {seed}")
+    write_reports(result, command, outputs, args.json == "-")
+    if not quiet:
+        show(result, command)
+    return EXIT[result.verdict]
+
+
+def write_reports(result: Any, command: str, outputs: dict[str, Path | None], json_to_stdout: bool) -> None:
+    from ckspec.conformance import reports
+
+    if outputs["junit"]:
+        outputs["junit"].write_text(reports.junit_xml(result), encoding="utf-8")
+    if outputs["html"]:
+        outputs["html"].write_text(reports.html_report(result, command), encoding="utf-8")
+    document = None
+    if outputs["json"] or json_to_stdout:
+        document = json.dumps(reports.as_json(result, command), indent=2, default=str)
+    if outputs["json"]:
+        outputs["json"].write_text(document + "\n", encoding="utf-8")
+    if json_to_stdout:
+        sys.stdout.write(document + "\n")
+
+
+def show(result: Any, command: str) -> None:
+    colour = {"conformant": "green", "non-conformant": "red", "inconclusive": "yellow"}[result.verdict]
+    rate = f", {result.steps / result.seconds:,.0f} steps/s" if result.seconds else ""
+    console.print(f"target {result.target}: [{colour}]{result.verdict}[/{colour}] after {result.examples} examples, "
+                  f"{result.steps} steps, {result.seconds:.2f} s{rate} (seed {result.seed})")
+    if result.regressions:
+        again = sum(1 for r in result.regressions if r["verdict"] == "non-conformant")
+        console.print(f"saved failures replayed first: {len(result.regressions)}, failing again: {again}")
+    for f in result.failures:
+        console.print(f"\n[red]FAILURE[/red] {f.message}", markup=True, highlight=False)
+        if f.path_rules:
+            console.print(f"rules along the path: {', '.join(f.path_rules)}")
+        console.print(f"minimal reproduction ({len(f.steps)} steps after the starting account):")
+        console.file.flush()
+        sys.stdout.write(f.program)  # as is: rich would wrap long lines and break the program
+        sys.stdout.flush()
+        if f.trace_file:
+            console.print(f"saved: {f.trace_file}  (replay: ckspec replay {f.trace_file} --target {result.target})")
+    if result.unsupported:
+        console.print("unsupported: " + ", ".join(f"{k} ({v})" for k, v in sorted(result.unsupported.items())))
+    if result.inconclusive:
+        console.print(f"[yellow]inconclusive[/yellow] examples: {len(result.inconclusive)}: {result.inconclusive[0]}")
+    statuses = result.rule_statuses()
+    never = [r["id"] for r in statuses if r["status"] == "not exercised"]
+    passed = sum(1 for r in statuses if r["status"] == "pass")
+    reached = result.coverage.sequences
+    if reached:
+        console.print("reached: " + ", ".join(f"{k} x{v}" for k, v in sorted(reached.items())))
+    console.print(f"rules: {passed} exercised and passed, {len(never)} never exercised; "
+                  f"{len(result.coverage.cells)} (state, operation, outcome) cells")
+    if never:
+        console.print(f"[yellow]warning[/yellow]: rules never exercised: {', '.join(never[:25])}"
+                      + (f" and {len(never) - 25} more" if len(never) > 25 else ""))
+    console.print(f"rerun: {command}")

@@ -1,0 +1,129 @@
+"""The adapter interface: how the conformance engine talks to an implementation.
+
+A *target* is one fresh, isolated instance of an implementation of the custom key store
+APIs (an emulator, a fake, the reference model itself). The engine asks it to do four
+kinds of things, and nothing else:
+
+* KMS operations (:meth:`Target.call`), answered with a :class:`Reply`;
+* environment controls (:meth:`Target.environment`): what a user does outside KMS to the
+  cluster, its HSMs, kmsuser, subnets, or a fault beginning or ending; answered with an
+  :class:`EnvironmentReply` saying whether it happened and which ID it created;
+* letting time pass (:meth:`Target.wait`), so that asynchronous work can progress;
+* declaring its :class:`Capabilities`: the engine only generates steps a target can perform.
+
+An operation answered as *not implemented* (the four signatures real emulators use, see
+:func:`unsupported_signature`) is recorded as unsupported, distinct from pass and fail.
+
+Identifiers in requests and replies are the target's own: the engine maps them to the
+model's (:mod:`ckspec.conformance.identity`). Passwords go to the target as given and must
+never be echoed back.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Mapping
+
+import attrs
+
+#: The environment controls the engine needs to build its starting account (three ready
+#: clusters with kmsuser): every target must support them, even as thin fakes.
+SETUP_CONTROLS = frozenset({"create_cluster", "create_hsm", "initialize_cluster", "activate_cluster", "create_kmsuser"})
+
+
+class TargetUnreachable(Exception):
+    """The target cannot be reached or started (connection refused, missing module)."""
+
+
+class AdapterError(TypeError):
+    """The adapter broke the interface (a call that returned something other than a Reply)."""
+
+
+@attrs.frozen
+class Reply:
+    """What the target answered to a KMS operation: a body, or an error shape name."""
+
+    status: int = 200
+    error: str | None = None
+    message: str = attrs.field(default="", eq=False)
+    body: Mapping[str, Any] | None = attrs.field(default=None, eq=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary(self) -> str:
+        return "200 OK" if self.ok else f"{self.status} {self.error}"
+
+
+@attrs.frozen
+class EnvironmentReply:
+    """Whether an environment control happened, and the identifier it created: the new
+    cluster, HSM or backup ID, or the trust anchor certificate for ``initialize_cluster``."""
+
+    applied: bool
+    created: str | None = None
+
+
+@attrs.frozen
+class Capabilities:
+    """What a target can do. The engine generates only these steps."""
+
+    #: KMS operation names (as in botocore: ``ConnectCustomKeyStore``, ...)
+    operations: frozenset[str]
+    #: environment control names (as in :data:`ckspec.model.environment.EVENTS`)
+    environment: frozenset[str] = SETUP_CONTROLS
+    #: asynchronous work progresses only while :meth:`Target.wait` lets time pass (a
+    #: virtual clock). Then a Connect cannot complete before the next call (CONNECT-02),
+    #: and the engine holds the target to that. With a real clock, any pending work may
+    #: complete between any two calls.
+    controlled_clock: bool = False
+    #: :meth:`Target.wait` can let days pass (the 7 to 30 day key deletion window)
+    time_travel: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        missing = SETUP_CONTROLS - self.environment
+        if missing:
+            raise ValueError(f"Capabilities: environment must include the set-up controls {sorted(missing)}")
+
+
+class Target(abc.ABC):
+    """An implementation under test. Subclass it, or write any class with these members."""
+
+    #: a short name for reports
+    name: str = "target"
+    capabilities: Capabilities
+
+    @abc.abstractmethod
+    def call(self, operation: str, params: Mapping[str, Any]) -> Reply:
+        """Perform one KMS operation. Raise :class:`NotImplementedError` (or answer with one of
+        the other "not implemented" signatures) for an operation the target lacks."""
+
+    @abc.abstractmethod
+    def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
+        """Perform one environment control. ``args`` hold the target's own IDs (clusters, HSMs,
+        backups, keys), Availability Zone names, numbers, and passwords."""
+
+    @abc.abstractmethod
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` pass (sleep, or advance a virtual clock)."""
+
+    def close(self) -> None:
+        """Release the target (stop a server, delete an account). Called once per example."""
+
+
+def unsupported_signature(reply: Reply | None = None, exc: BaseException | None = None) -> str | None:
+    """Which "not implemented" signature an answer has, if any (``../shared/guides/targets.md``):
+    a Python NotImplementedError (moto in-process), HTTP 500 with an HTML body (moto server),
+    HTTP 501 (LocalStack, LocalEmu, local-kms), or 400 InvalidAction (ministack)."""
+    if exc is not None:
+        return "NotImplementedError" if isinstance(exc, NotImplementedError) else None
+    if reply is None or reply.ok:
+        return None
+    if reply.status == 501:
+        return f"HTTP 501 {reply.error}"
+    if reply.error in ("InvalidAction", "UnknownOperationException"):
+        return f"HTTP {reply.status} {reply.error}"
+    if reply.status == 500 and (reply.error == "500" or reply.message.lstrip().startswith("<")):
+        return "HTTP 500 with an HTML body"
+    return None

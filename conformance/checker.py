@@ -1,0 +1,284 @@
+"""The checker: the set of model worlds still consistent with everything observed.
+
+The model is nondeterministic where the documentation is (several documented outcomes,
+AMB-nn) and where time is (a Connect's attempt may or may not have completed by the next
+Describe, TR-01; a read may still show the previous state, AMB-30, T-02). Like Knossos
+does for operations whose effect is unknown, the checker never guesses: it keeps every
+world that explains the observations so far, and reports a nonconformance only when no
+world explains the latest one.
+
+Time is explicit. With a target whose clock the engine controls, asynchronous work
+(connection attempts, disconnects, reads catching up) progresses only when the engine lets
+time pass; with a real clock it may progress before any observation. Key deletion windows
+end only when days pass.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+import attrs
+
+from ckspec.model import identifiers as ids
+from ckspec.model.world import Secret
+from ckspec.model import PERMISSIVE, Call, Environment, Outcome, World, internal_events, outcomes
+from ckspec.model.environment import EVENTS
+from ckspec.model.transitions import CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES
+
+from .adapter import EnvironmentReply, Reply
+from .identity import Binding, difference
+
+#: Internal events that take seconds to minutes (CONNECT-09, T-01, T-02).
+SHORT_EVENTS = frozenset({"ConnectionAttemptCompletes", "DisconnectCompletes", "ReadsCatchUp"})
+#: Internal events that make a store's connection state change while no call is made.
+STATE_EVENTS = frozenset({"ConnectionAttemptCompletes", "DisconnectCompletes"})
+#: More possible worlds than this and the run is inconclusive rather than slow.
+MAX_WORLDS = 2048
+
+_VALIDATION_NAMES = frozenset({"ValidationError", "ValidationException"})
+
+
+class Nonconformance(Exception):
+    """No model world explains an observation."""
+
+    def __init__(self, failure: "Mismatch") -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class Inconclusive(Exception):
+    """The run cannot decide: polling ran out of budget, or too many worlds remain possible."""
+
+
+@attrs.frozen
+class Mismatch:
+    """What the model allowed at the failing step, and what the target did."""
+
+    rules: tuple[str, ...]
+    expected: tuple[str, ...]
+    observed: str
+    detail: str
+    message: str
+
+
+def canonical(world: World) -> World:
+    """The world with KMS-generated passwords renumbered by first appearance (CONNECT-11: only
+    their equality matters). Worlds reached by the same events in different orders then
+    coincide, so the set of possible worlds does not grow with the orders of completions
+    nobody can observe."""
+    if not world.secrets:
+        return world
+    users = [c.kmsuser for c in world.clusters] + [b.kmsuser for b in world.backups]
+    order: dict[Secret, Secret] = {}
+    for password in [u.password for u in users if u is not None] + [s.password for s in world.stores]:
+        if isinstance(password, Secret) and password not in order:
+            order[password] = Secret(len(order) + 1)
+    if world.secrets == len(order) and all(k == v for k, v in order.items()):
+        return world  # already canonical (the common case): no new objects
+
+    def renumber(holder: Any) -> Any:
+        if holder is None or not isinstance(holder.password, Secret):
+            return holder
+        return attrs.evolve(holder, password=order[holder.password])
+
+    return attrs.evolve(
+        world,
+        clusters=tuple(c if c.kmsuser is None else attrs.evolve(c, kmsuser=renumber(c.kmsuser))
+                       for c in world.clusters),
+        backups=tuple(b if b.kmsuser is None else attrs.evolve(b, kmsuser=renumber(b.kmsuser)) for b in world.backups),
+        stores=tuple(renumber(s) for s in world.stores), secrets=len(order))
+
+
+def world_key(world: World) -> tuple[Any, ...]:
+    """A world's identity including the read lag (which :class:`KeyStore` leaves out of ``==``)."""
+    return (world, tuple(s.lag for s in world.stores))
+
+
+_CACHE: dict[tuple[Any, ...], tuple[Outcome, ...]] = {}
+
+
+def possible(world: World, action: Any) -> tuple[Outcome, ...]:
+    """``outcomes(world, action, PERMISSIVE)``, memoised (examples share most of their worlds)."""
+    key = (world_key(world), action)
+    found = _CACHE.get(key)
+    if found is None:
+        if len(_CACHE) > 200_000:
+            _CACHE.clear()
+        found = _CACHE[key] = outcomes(world, action, PERMISSIVE)
+    return found
+
+
+@attrs.define
+class Matched:
+    """The outcomes that explained one observation, and the worlds they started from."""
+
+    outcomes: list[Outcome]
+    before: list[World]
+
+
+class PossibleWorlds:
+    """The model worlds consistent with the observations so far."""
+
+    def __init__(self, world: World) -> None:
+        self.worlds: tuple[World, ...] = (world,)
+        #: the internal outcomes the model allowed the last time time passed (named in a failure
+        #: that they may explain: the target's own transition may be the wrong one)
+        self.recent: tuple[Outcome, ...] = ()
+
+    @property
+    def representative(self) -> World:
+        return self.worlds[0]
+
+    # --- time ----------------------------------------------------------------------------------
+    def time_passes(self) -> None:
+        """Any pending short asynchronous work may have happened, in any order."""
+        self.worlds, self.recent = _closure(self.worlds, SHORT_EVENTS)
+
+    def days_pass(self) -> None:
+        """Days passed: every pending asynchronous event has happened (DK-04)."""
+        every = SHORT_EVENTS | {"KeyDeletionCompletes"}
+        worlds, self.recent = _closure(self.worlds, every)
+        self.worlds = tuple(w for w in worlds if not _pending(w, every))
+
+    def work_pending(self) -> bool:
+        """Some world still has a connection attempt or a disconnect under way."""
+        return any(_pending(w, STATE_EVENTS) for w in self.worlds)
+
+    # --- observations --------------------------------------------------------------------------
+    def observe_call(self, call: Call, reply: Reply, binding: Binding) -> Matched:
+        matched = Matched([], [])
+        new_pairs: dict[Any, Any] | None = None
+        reasons: list[tuple[Outcome, str]] = []
+        keep: dict[tuple[Any, ...], World] = {}
+        for world in self.worlds:
+            for outcome in possible(world, call):
+                new: dict[Any, Any] = {}
+                why = _response_difference(outcome, reply, binding, new)
+                if why is None and new_pairs is not None and new != new_pairs:
+                    why = "identifiers bound differently"
+                if why is not None:
+                    reasons.append((outcome, why))
+                    continue
+                new_pairs = new
+                after = canonical(outcome.world)
+                keep.setdefault(world_key(after), after)
+                matched.outcomes.append(outcome)
+                matched.before.append(world)
+        if not keep:
+            raise Nonconformance(_call_mismatch(call, reply, reasons, self.recent))
+        binding.bind_all(new_pairs or {})
+        self.worlds = tuple(keep.values())
+        return matched
+
+    def observe_environment(self, event: Environment, reply: EnvironmentReply, binding: Binding) -> Matched:
+        matched = Matched([], [])
+        keep: dict[tuple[Any, ...], World] = {}
+        refused: list[World] = []
+        for world in self.worlds:
+            found = possible(world, event)
+            if reply.applied and found:
+                after = canonical(found[0].world)
+                keep.setdefault(world_key(after), after)
+                matched.outcomes.append(found[0])
+                matched.before.append(world)
+            elif not reply.applied and not found:
+                keep.setdefault(world_key(world), world)
+                refused.append(world)
+        if not keep:
+            # the target's own earlier transitions may be what differs: name the ones allowed meanwhile
+            rules = (*EVENTS[event.event].rules, *dict.fromkeys(r for o in self.recent for r in o.rules))
+            expected = "refused" if reply.applied else "applied"
+            observed = "applied" if reply.applied else "refused"
+            raise Nonconformance(Mismatch(
+                rules, (expected,), observed, "",
+                f"{rules[0]}: the environment control {event!r} can only be {expected} here "
+                f"(rules {', '.join(rules)}); the target {observed} it"))
+        if reply.applied and reply.created is not None:
+            created = created_identifier(matched.before[0], matched.outcomes[0].world, event)
+            if created is not None and created not in binding.to_target:
+                binding.bind(created, reply.created)
+        self.worlds = tuple(keep.values())
+        return matched
+
+
+def _response_difference(outcome: Outcome, reply: Reply, binding: Binding, new: dict[Any, Any]) -> str | None:
+    expected = outcome.response
+    if expected.ok != reply.ok:
+        return f"expected {expected.summary()}, observed {reply.summary()}"
+    if not expected.ok:
+        same = expected.error == reply.error or {expected.error, reply.error} <= _VALIDATION_NAMES
+        if not same:
+            return f"expected {expected.error}, observed {reply.error}"
+        if reply.status and reply.status != expected.status:
+            return f"{expected.error}: expected HTTP {expected.status}, observed HTTP {reply.status} (ERR-02)"
+        return None
+    return difference(expected.body or {}, reply.body or {}, binding, new)
+
+
+def _call_mismatch(call: Call, reply: Reply, reasons: list[tuple[Outcome, str]],
+                   recent: tuple[Outcome, ...] = ()) -> Mismatch:
+    rules: list[str] = []
+    expected: list[str] = []
+    for outcome, _ in reasons:
+        rules.extend(r for r in outcome.rules if r not in rules)
+        label = outcome.response.summary() + (f" ({outcome.alt})" if outcome.alt else "")
+        if label not in expected:
+            expected.append(label)
+    # the closest explanation: an outcome with the same status, else the first
+    same_kind = [why for o, why in reasons if o.response.ok == reply.ok and o.response.error == reply.error]
+    detail = (same_kind or [why for _, why in reasons] or [""])[0]
+    if reply.ok and any(f in detail for f in ("ConnectionState", "ConnectionErrorCode", "KeyState")):
+        # a read shows a state the target reached on its own: the rules of the transitions the
+        # model allowed meanwhile come first (the target's own transition may be the wrong one)
+        internal = [r for o in recent for r in o.rules]
+        shown = re.search(r"ConnectionState: expected '\w+', observed '(\w+)'", detail)
+        if shown:  # and the rules of the transitions that lead to the state the target showed
+            internal += [r for op in (CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES) for b in op.branches
+                         if b.alt is None and b.target == shown.group(1) for r in b.rules]
+        rules = [*dict.fromkeys(internal), *(r for r in rules if r not in internal)]
+    first = rules[0] if rules else "ERR-01"
+    message = (f"{first}: {call!r}: the model allows {' or '.join(expected)} (rules {', '.join(rules)}); "
+               f"the target returned {reply.summary()}"
+               + (f" [{detail}]" if detail and reply.ok and "OK" in expected[0] else ""))
+    return Mismatch(tuple(rules), tuple(expected), reply.summary(), detail, message)
+
+
+def created_identifier(before: World, after: World, event: Environment) -> str | None:
+    """The model's identifier for what an environment event created, to bind the target's to."""
+    if event.event in ("create_cluster", "restore_backup") and after.serial != before.serial:
+        return ids.cluster_id(after.serial)
+    if event.event == "create_hsm" and after.serial != before.serial:
+        return ids.hsm_id(after.serial)
+    if event.event == "backup_cluster" and after.serial != before.serial:
+        return ids.backup_id(after.serial)
+    if event.event == "initialize_cluster":
+        cluster = after.cluster(event.args[0])
+        return cluster.trust_anchor if cluster else None
+    return None
+
+
+def _pending(world: World, kinds: frozenset[str]) -> bool:
+    return any(e.event in kinds for e in internal_events(world))
+
+
+def _closure(worlds: Iterable[World], kinds: frozenset[str]) -> tuple[tuple[World, ...], tuple[Outcome, ...]]:
+    """Every world reachable through internal events of ``kinds``, and the outcomes taken."""
+    seen: dict[tuple[Any, ...], World] = {world_key(w): w for w in worlds}
+    taken: list[Outcome] = []
+    frontier = list(seen.values())
+    while frontier:
+        world = frontier.pop()
+        for event in internal_events(world):
+            if event.event not in kinds:
+                continue
+            for outcome in possible(world, event):
+                taken.append(outcome)
+                after = canonical(outcome.world)
+                key = world_key(after)
+                if key not in seen:
+                    if len(seen) >= MAX_WORLDS:
+                        raise Inconclusive(f"more than {MAX_WORLDS} model worlds remain possible")
+                    seen[key] = after
+                    frontier.append(after)
+    return tuple(seen.values()), tuple(taken)

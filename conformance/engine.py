@@ -1,0 +1,303 @@
+"""The conformance run: saved failures first, then Hypothesis-generated examples.
+
+:func:`check` replays the saved failure traces (the regression gate), then lets Hypothesis
+generate examples: each one a fresh target, the starting account, and up to ``steps``
+steps drawn from the rules this example enables (swarm testing). The first failure is
+shrunk by Hypothesis and then to a 1-minimal step sequence (no single step can be removed
+and still fail the same way), saved as a JSON trace and shown as a runnable program.
+Nothing is written to the working directory except, when asked, the saved failures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import attrs
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from .adapter import AdapterError, TargetUnreachable
+from .checker import Inconclusive, Nonconformance
+from .coverage import Coverage, rule_statuses
+from .generator import Draws, Memory, available_rules, draw_step, swarm
+from .session import Session, program
+from .steps import Step
+from .targets import TargetSpec
+from .traces import load_trace, save_trace
+
+
+@attrs.frozen
+class CheckOptions:
+    examples: int = 100
+    steps: int = 50
+    #: Hypothesis's seed; None: a random one (reported, so any run can be repeated)
+    seed: int | None = None
+    poll_budget: int = 30
+    poll_interval: float = 1.0
+    shrink: bool = True
+    #: where failures are saved and replayed from first (None: neither)
+    failures_dir: Path | None = None
+
+
+@attrs.frozen
+class Failure:
+    """One nonconformance, minimised."""
+
+    message: str
+    rules: tuple[str, ...]
+    path_rules: tuple[str, ...]
+    expected: tuple[str, ...]
+    observed: str
+    detail: str
+    steps: tuple[Step, ...]
+    target_seed: int
+    program: str
+    trace_file: str | None = None
+    regression: bool = False
+    #: the connection state of the store the failing call was about ("-" if unknown or none)
+    state: str = "-"
+    #: the failing step's operation or environment control
+    operation: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        from .steps import to_json
+
+        return {"message": self.message, "rules": list(self.rules), "path_rules": list(self.path_rules),
+                "expected": list(self.expected), "observed": self.observed, "detail": self.detail,
+                "steps": [to_json(s) for s in self.steps], "target_seed": self.target_seed,
+                "program": self.program, "trace_file": self.trace_file, "regression": self.regression,
+                "state": self.state, "operation": self.operation}
+
+
+@attrs.define
+class RunResult:
+    target: str
+    seed: int
+    examples: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    failures: list[Failure] = attrs.field(factory=list)
+    inconclusive: list[str] = attrs.field(factory=list)
+    coverage: Coverage = attrs.field(factory=Coverage)
+    unsupported: dict[str, str] = attrs.field(factory=dict)
+    regressions: list[dict[str, str]] = attrs.field(factory=list)
+    first_failure_steps: int | None = None
+    first_failure_seconds: float | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.failures:
+            return "non-conformant"
+        if self.inconclusive:
+            return "inconclusive"
+        return "conformant"
+
+    def rule_statuses(self) -> list[dict[str, object]]:
+        failed = {r for f in self.failures for r in f.rules}
+        return rule_statuses(self.coverage, failed, self.unsupported)
+
+
+@attrs.define
+class ReplayResult:
+    verdict: str  # "conformant" (the steps pass), "non-conformant" or "inconclusive"
+    error: Exception | None
+    session: Session
+
+
+def replay(spec: TargetSpec, steps: Sequence[Step], seed: int = 0, *, poll_budget: int = 30,
+           poll_interval: float = 1.0, coverage: Coverage | None = None) -> ReplayResult:
+    """Run ``steps`` after the starting account on a fresh target and say how it went."""
+    session = Session(spec.make(seed), poll_budget=poll_budget, poll_interval=poll_interval, coverage=coverage)
+    try:
+        session.setup()
+        for step in steps:
+            session.run(step)
+    except Nonconformance as exc:
+        return ReplayResult("non-conformant", exc, session)
+    except Inconclusive as exc:
+        return ReplayResult("inconclusive", exc, session)
+    finally:
+        session.close()
+    return ReplayResult("conformant", None, session)
+
+
+def minimise(spec: TargetSpec, steps: Sequence[Step], seed: int, same: Callable[[Nonconformance], bool],
+             **options: Any) -> tuple[tuple[Step, ...], Nonconformance | None]:
+    """Remove steps one at a time while the failure stays the same (a 1-minimal sequence)."""
+    current = tuple(steps)
+    last = None
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(current) - 1, -1, -1):
+            candidate = current[:i] + current[i + 1:]
+            result = replay(spec, candidate, seed, **options)
+            if result.verdict == "non-conformant" and same(result.error):
+                current, last, changed = candidate, result.error, True
+    return current, last
+
+
+class _Abort(BaseException):
+    """Carries an error that must end the run at once (a broken adapter, an unreachable target)
+    through Hypothesis, which would otherwise shrink it like a failure."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Run:
+    """The state of one check: what the examples found, shared across Hypothesis's calls."""
+
+    def __init__(self, spec: TargetSpec, options: CheckOptions, result: RunResult,
+                 progress: Callable[[RunResult], None] | None) -> None:
+        self.spec, self.options, self.result, self.progress = spec, options, result, progress
+        self.started = time.perf_counter()
+        self.last_failure: tuple[Nonconformance, int] | None = None
+
+    def example(self, data: Any) -> None:
+        result = self.result
+        data = Draws(data)
+        seed = data.integer(0, 2**31 - 1)
+        try:
+            target = self.spec.make(seed)
+        except TargetUnreachable as exc:
+            raise _Abort(exc) from None
+        session = Session(target, poll_budget=self.options.poll_budget,
+                          poll_interval=self.options.poll_interval, unsupported=result.unsupported)
+        memory = Memory()
+        try:
+            session.setup()
+            rules = swarm(data, available_rules(session.capabilities, result.unsupported))
+            # like Hypothesis's stateful testing: a "go on?" choice before each step, which shrinks
+            # to "stop", and most examples run to the step limit
+            go_on = 1 - 1 / (2 * self.options.steps)
+            for _ in range(self.options.steps):
+                if not data.boolean(go_on):
+                    break
+                memory.note(session.world)
+                session.run(draw_step(data, rules, session, memory))
+        except Inconclusive as exc:
+            result.inconclusive.append(str(exc))
+        except (AdapterError, TargetUnreachable) as exc:
+            raise _Abort(exc) from None
+        except Nonconformance as exc:
+            self.last_failure = (exc, seed)
+            if result.first_failure_steps is None:
+                result.first_failure_steps = result.steps + session.steps_run
+                result.first_failure_seconds = time.perf_counter() - self.started
+            raise
+        finally:
+            session.close()
+            result.steps += session.steps_run
+            result.examples += 1
+            result.coverage.merge(session.coverage)
+            if self.progress is not None:
+                self.progress(result)
+
+
+def check(spec: TargetSpec, options: CheckOptions = CheckOptions(),
+          progress: Callable[[RunResult], None] | None = None) -> RunResult:
+    """Hold the target to the model: saved failures first, then generated examples."""
+    seed = options.seed if options.seed is not None else random.randrange(2**32)
+    result = RunResult(spec.name, seed)
+    started = time.perf_counter()
+    replay_options = {"poll_budget": options.poll_budget, "poll_interval": options.poll_interval}
+    _replay_saved(spec, options, result, replay_options)
+    if not result.failures:
+        run = _Run(spec, options, result, progress)
+        _hypothesis(run, options, seed)
+        if run.last_failure is not None:
+            result.failures.append(_report(spec, options, run.last_failure, replay_options))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@contextlib.contextmanager
+def _private_hypothesis_home() -> Iterator[None]:
+    """Hypothesis caches what it learns about the code under test in ``.hypothesis/`` of the
+    working directory; the engine keeps that out of the user's folder (unless they chose a
+    place with HYPOTHESIS_STORAGE_DIRECTORY)."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    from hypothesis import configuration
+
+    before = configuration.storage_directory(intent_to_write=False).home_directory
+    home = Path(tempfile.gettempdir()) / f"ckspec-hypothesis-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    configuration.set_hypothesis_home_dir(home)
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(before)
+
+
+def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
+    phases = (Phase.generate, Phase.shrink) if options.shrink else (Phase.generate,)
+
+    @settings(max_examples=options.examples, database=None, deadline=None, phases=phases, derandomize=False,
+              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False,
+              report_multiple_bugs=False)
+    @given(st.data())
+    def conformance(data: Any) -> None:
+        run.example(data)
+
+    try:
+        with _private_hypothesis_home():
+            hypothesis_seed(seed)(conformance)()
+    except _Abort as abort:
+        raise abort.error from None
+    except Nonconformance:
+        pass
+    except Exception:  # Hypothesis's Flaky and friends: the last failure seen is still reported
+        if run.last_failure is None:
+            raise
+
+
+def _report(spec: TargetSpec, options: CheckOptions, found: tuple[Nonconformance, int],
+            replay_options: dict[str, Any]) -> Failure:
+    exc, target_seed = found
+    steps = tuple(getattr(exc, "steps", ()))
+    if options.shrink:
+        first_rule, observed = exc.failure.rules[:1], exc.failure.observed
+        steps, smaller = minimise(spec, steps, target_seed,
+                                  lambda e: e.failure.rules[:1] == first_rule and e.failure.observed == observed,
+                                  **replay_options)
+        exc = smaller or exc
+        steps = tuple(getattr(exc, "steps", steps))
+    failure = _failure(exc, steps, target_seed, program(spec.name, steps, exc.failure.message, target_seed))
+    if options.failures_dir is not None:
+        path = save_trace(options.failures_dir, spec.name, failure)
+        failure = attrs.evolve(failure, trace_file=str(path))
+    return failure
+
+
+def _replay_saved(spec: TargetSpec, options: CheckOptions, result: RunResult, replay_options: dict[str, Any]) -> None:
+    folder = options.failures_dir
+    if folder is None or not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.json")):
+        trace = load_trace(path)
+        outcome = replay(spec, trace.steps, trace.seed, coverage=result.coverage, **replay_options)
+        result.steps += outcome.session.steps_run
+        result.regressions.append({"file": str(path), "verdict": outcome.verdict})
+        if outcome.verdict == "non-conformant":
+            exc = outcome.error
+            steps = tuple(getattr(exc, "steps", trace.steps))
+            failure = _failure(exc, steps, trace.seed, program(spec.name, steps, exc.failure.message, trace.seed))
+            result.failures.append(attrs.evolve(failure, trace_file=str(path), regression=True))
+
+
+def _failure(exc: Nonconformance, steps: tuple[Step, ...], seed: int, text: str) -> Failure:
+    last = steps[-1] if steps else None
+    operation = getattr(last, "operation", None) or getattr(last, "event", None) or type(last).__name__
+    return Failure(exc.failure.message, exc.failure.rules, tuple(getattr(exc, "path_rules", ())),
+                   exc.failure.expected, exc.failure.observed, exc.failure.detail, steps, seed, text,
+                   state=getattr(exc, "state", "-"), operation=operation)

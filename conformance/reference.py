@@ -1,0 +1,284 @@
+"""The reference target: the model itself behind the adapter interface.
+
+It answers every call from the model, hands out its own identifiers (so the engine's ID
+mapping is exercised on every run), shows reads that lag behind writes (AMB-30, T-02), and
+completes asynchronous work through a scheduler on a virtual clock: after a fixed delay
+(``delays="fixed"``) or a random one (``delays="random"``). Where the documentation allows
+several outcomes it takes the catalog's recommendation (``choices="reference"``) or any
+documented one at random (``choices="random"``). With ``controlled_clock=False`` every
+call also lets a little time pass, so work completes between calls as with a real service.
+
+The seeded-bug targets (:mod:`ckspec.conformance.mutants`) are this class with one
+deliberate deviation each, made in :meth:`ReferenceTarget.perform` or
+:meth:`ReferenceTarget.complete`.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import string
+from typing import Any, Mapping
+
+import attrs
+
+from ckspec.model import REFERENCE, Call, Environment, Internal, Outcome, Response, World, internal_events, outcomes
+from ckspec.model import identifiers as ids
+from ckspec.model.environment import EVENTS
+from ckspec.model.transitions import CALLS
+
+from .adapter import Capabilities, EnvironmentReply, Reply, Target
+from .checker import possible, world_key
+from .identity import ID_FIELDS
+from .steps import ENVIRONMENT_ARGUMENTS
+
+#: Reads whose answers may lag behind the latest write (AMB-30, AMB-12).
+READS = frozenset({"DescribeCustomKeyStores", "DescribeKey"})
+_CHOSEN: dict[tuple[Any, ...], Outcome] = {}
+
+
+def chosen(world: World, action: Any) -> Outcome:
+    """The reference profile's single outcome, memoised."""
+    key = (world_key(world), action)
+    found = _CHOSEN.get(key)
+    if found is None:
+        if len(_CHOSEN) > 200_000:
+            _CHOSEN.clear()
+        found = _CHOSEN[key] = outcomes(world, action, REFERENCE)[0]
+    return found
+
+
+class ForeignIds:
+    """The target's own identifiers: random-looking values, one for each model value."""
+
+    #: model IDs that name nothing: an unknown target ID becomes one of these
+    _NOWHERE = {
+        "CustomKeyStoreId": "cks-fffffffffffffffff", "CloudHsmClusterId": "cluster-77777777777",
+        "KeyId": "ffffffff-0000-4000-8000-0000ffffffff", "Marker": "ckspec-no-such-marker",
+        "TrustAnchorCertificate": "-----BEGIN CERTIFICATE-----\nunknown\n-----END CERTIFICATE-----",
+    }
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.out: dict[Any, Any] = {}
+        self.back: dict[Any, Any] = {}
+
+    def outbound(self, value: Any, field: str) -> Any:
+        if isinstance(value, str) and value.startswith("arn:aws:kms:"):
+            prefix, _, key = value.rpartition("/")
+            return f"{prefix}/{self.outbound(key, 'KeyId')}"
+        found = self.out.get(value)
+        if found is None:
+            found = self._fresh(value, field)
+            self.out[value] = found
+            self.back[found] = value
+        return found
+
+    def inbound(self, value: Any, field: str) -> Any:
+        if isinstance(value, str) and value.startswith("arn:aws:kms:") and "/" in value:
+            prefix, _, key = value.rpartition("/")
+            return f"{prefix}/{self.inbound(key, 'KeyId')}"
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value)
+        if value in self.back:
+            return self.back[value]
+        return self._NOWHERE.get(field, value) if self._looks_like_model(value, field) else value
+
+    @staticmethod
+    def _looks_like_model(value: Any, field: str) -> bool:
+        parse = {"CustomKeyStoreId": ids.parse_store_id, "CloudHsmClusterId": ids.parse_cluster_id,
+                 "KeyId": ids.parse_key_id}.get(field)
+        if parse is not None:
+            return parse(value) is not None
+        return field in ("Marker", "TrustAnchorCertificate")
+
+    def _fresh(self, value: Any, field: str) -> Any:
+        r = self.rng
+        if isinstance(value, (bytes, bytearray)):
+            return b"ref-" + r.randbytes(12) + bytes(value[-8:])
+        if field in ("CustomKeyStoreId",) or (isinstance(value, str) and value.startswith("cks-")):
+            return f"cks-{r.getrandbits(68):017x}"
+        for prefix in ("cluster-", "hsm-", "backup-"):
+            if isinstance(value, str) and value.startswith(prefix):
+                return prefix + base64.b32encode(r.randbytes(7)).decode("ascii")[:11].lower()
+        if field == "TrustAnchorCertificate":
+            return f"-----BEGIN CERTIFICATE-----\nreference-ca-{r.getrandbits(48):012x}\n-----END CERTIFICATE-----"
+        if field in ("NextMarker", "Marker"):
+            return "".join(r.choice(string.ascii_letters) for _ in range(24))
+        if field == "KeyId":
+            h = f"{r.getrandbits(128):032x}"
+            return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+        return value
+
+    def body(self, body: Any) -> Any:
+        if isinstance(body, dict):
+            return {k: (self.outbound(v, k) if k in ID_FIELDS and v is not None else self.body(v))
+                    for k, v in body.items()}
+        if isinstance(body, list):
+            return [self.body(v) for v in body]
+        return body
+
+
+@attrs.define
+class _Pending:
+    due: float
+    order: int
+
+
+class ReferenceTarget(Target):
+    """The model as a target; see the module docstring for the knobs."""
+
+    name = "reference"
+
+    def __init__(self, seed: int = 0, *, delays: str = "fixed", choices: str = "reference", lag: bool = True,
+                 controlled_clock: bool = True, foreign_ids: bool = True) -> None:
+        if delays not in ("fixed", "random") or choices not in ("reference", "random"):
+            raise ValueError("ReferenceTarget: delays is 'fixed' or 'random', choices 'reference' or 'random'")
+        self.capabilities = Capabilities(operations=frozenset(CALLS), environment=frozenset(EVENTS),
+                                         controlled_clock=controlled_clock, time_travel=True)
+        self.rng = random.Random(seed)
+        self.delays, self.choices, self.lag = delays, choices, lag
+        self.ids = ForeignIds(random.Random(seed ^ 0x5EED)) if foreign_ids else None
+        self.world = World(quota=10)
+        self.now = 0.0
+        self._pending: dict[Internal, _Pending] = {}
+        self._order = 0
+
+    # --- the adapter interface ---------------------------------------------------------------
+    def call(self, operation: str, params: Mapping[str, Any]) -> Reply:
+        if not self.capabilities.controlled_clock:
+            self.wait(0.25)
+        if self.ids is not None:
+            params = {k: (self.ids.inbound(v, k) if k in ID_FIELDS else v) for k, v in params.items()}
+        world, response = self.perform(self.world, Call.of(operation, params))
+        self._set_world(world)
+        body = response.body
+        if self.ids is not None and body is not None:
+            body = self.ids.body(body)
+        return Reply(response.status, response.error, response.message, body)
+
+    def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
+        if not self.capabilities.controlled_clock:
+            self.wait(0.25)
+        model_args = tuple(self._model_arg(kind, a) for kind, a in zip(ENVIRONMENT_ARGUMENTS[event], args))
+        found = possible(self.world, Environment(event, model_args))
+        if not found:
+            return EnvironmentReply(False)
+        from .checker import created_identifier
+
+        made = created_identifier(self.world, found[0].world, Environment(event, model_args))
+        self._set_world(found[0].world)
+        if made is not None and self.ids is not None:
+            field = "TrustAnchorCertificate" if event == "initialize_cluster" else "Id"
+            made = self.ids.outbound(made, field)
+        return EnvironmentReply(True, made)
+
+    def wait(self, seconds: float) -> None:
+        end = self.now + seconds
+        while self._pending:
+            event, slot = min(self._pending.items(), key=lambda item: (item[1].due, item[1].order))
+            if slot.due > end:
+                break
+            self.now = max(self.now, slot.due)
+            del self._pending[event]
+            self._set_world(self.complete(self.world, event))
+        self.now = end
+
+    # --- what mutants change -----------------------------------------------------------------------
+    def perform(self, world: World, call: Call) -> tuple[World, Response]:
+        """The next world and the response for one call."""
+        found = possible(world, call)
+        if self.choices == "random":
+            outcome = self.rng.choice(found)
+        elif self.lag and call.operation in READS:
+            outcome = lagging(found)
+        else:
+            outcome = recommended(found, call)
+        return outcome.world, outcome.response
+
+    def complete(self, world: World, event: Internal) -> World:
+        """The world after an internal event (a connection attempt ends, ...)."""
+        found = possible(world, event)
+        if self.choices == "random":
+            return self.rng.choice(found).world
+        return recommended(found, event).world
+
+    # --- the scheduler ---------------------------------------------------------------------------
+    def _set_world(self, world: World) -> None:
+        self.world = world
+        now_possible = set(internal_events(world))
+        if not self.lag:
+            for event in [e for e in now_possible if e.event == "ReadsCatchUp"]:
+                self.world = self.complete(self.world, event)
+            now_possible = set(internal_events(self.world))
+        for event in list(self._pending):
+            if event not in now_possible:
+                del self._pending[event]
+        for event in sorted(now_possible - set(self._pending), key=repr):
+            self._order += 1
+            self._pending[event] = _Pending(self.now + self._delay(event), self._order)
+
+    def _delay(self, event: Internal) -> float:
+        if event.event == "KeyDeletionCompletes":
+            key = self.world.key(event.subject)
+            return 86400.0 * ((key.pending_window_days if key else None) or 30)
+        base = 0.5 if event.event == "ReadsCatchUp" else 1.0
+        return base if self.delays == "fixed" else self.rng.uniform(0.05, 3 * base)
+
+    def _model_arg(self, kind: str, value: Any) -> Any:
+        if self.ids is not None and isinstance(value, str) and kind in ("cluster", "hsm", "backup", "key"):
+            value = self.ids.back.get(value, "unknown")
+        parse = {"cluster": ids.parse_cluster_id, "hsm": ids.parse_hsm_id, "backup": ids.parse_backup_id,
+                 "key": ids.parse_key_id}.get(kind)
+        if parse is None:
+            return value
+        serial = parse(value)
+        return -1 if serial is None else serial
+
+
+def recommended(found: tuple[Outcome, ...], action: Any) -> Outcome:
+    """The reference profile's choice among the permissive outcomes (what ``step(world, action,
+    REFERENCE)`` returns, without running the executor twice): documented alternatives aside, the
+    lowest-ranked error (AMB-07), else the first success."""
+    primary = [o for o in found if o.alt is None] or list(found)
+    errors = [o for o in primary if o.response is not None and not o.response.ok]
+    if not errors:
+        return primary[0]
+    op = CALLS[action.operation]
+    ranks = {(c.error, c.rules): c.rank for c in op.checks}
+    return min(errors, key=lambda o: ranks.get((o.response.error, o.rules), 99))
+
+
+def lagging(found: tuple[Outcome, ...]) -> Outcome:
+    """A read as it shows right after a write (AMB-30, AMB-12): the documented lagging answer
+    when there is one (for a listing, the full page with the first lagging store as it was)."""
+    if len(found) == 1 or not found[0].response.ok:
+        return found[0]
+    key_lag = [o for o in found if o.alt == "AMB-12"]
+    if key_lag:
+        return key_lag[0]
+    first = found[0].response.body.get("CustomKeyStores")
+    if first is None:
+        return found[0]
+    same_size = [o for o in found[1:] if len(o.response.body["CustomKeyStores"]) == len(first)]
+    return same_size[0] if same_size else found[0]
+
+
+def lagged_view(world: World, call: Call) -> World:
+    """The world as a lagging read shows it (AMB-30): the store the read is about (the first
+    lagging one for an unfiltered list) in the state it had before the last call changed it."""
+    params = call.kwargs
+    if call.operation == "DescribeKey":
+        key = world.key(ids.parse_key_id(params.get("KeyId")))
+        candidates = [world.store(key.store_id)] if key else []
+    elif "CustomKeyStoreId" in params:
+        candidates = [world.store(ids.parse_store_id(params["CustomKeyStoreId"]))]
+    elif "CustomKeyStoreName" in params:
+        candidates = [s for s in world.stores if s.name == params["CustomKeyStoreName"]]
+    else:
+        candidates = list(world.stores)
+    lagging = next((s for s in candidates if s is not None and s.lag is not None), None)
+    if lagging is None:
+        return world
+    state, code = lagging.lag
+    return world.with_store(attrs.evolve(lagging, state=state, error_code=code, lag=None))
