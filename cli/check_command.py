@@ -65,7 +65,7 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
+    if not 0 < value < float("inf"):  # NaN compares false
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
     return value
 
@@ -100,10 +100,16 @@ def _output_file(path: str | None) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return against_target(args, _check)
+
+
+def against_target(args: argparse.Namespace, job: Any) -> int:
+    """Run ``job(args)`` against ``args.target``: exit 3 when the target cannot be reached, a
+    usage error (exit 2) when the adapter breaks the interface."""
     from ckspec.conformance import AdapterError, TargetUnreachable
 
     try:
-        return _check(args)
+        return job(args)
     except TargetUnreachable as exc:
         return unreachable(exc)
     except AdapterError as exc:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .check_command import EXIT, add_target_arguments, target_spec, unreachable
+from .check_command import EXIT, add_target_arguments, against_target, target_spec
 from .errors import CliError
 from .output import console, print_json
 
@@ -26,14 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ckspec.conformance import AdapterError, TargetUnreachable
-
-    try:
-        return _replay(args)
-    except TargetUnreachable as exc:
-        return unreachable(exc)
-    except AdapterError as exc:
-        raise CliError(f"the adapter {args.target} broke the interface: {exc}") from None
+    return against_target(args, _replay)
 
 
 def _replay(args: argparse.Namespace) -> int:
