@@ -29,10 +29,6 @@ def test_every_effect_has_a_declared_meaning():
     assert all(set(c) <= set(SUBJECT_FACTS) for c in FACT_CHANGES.values())
 
 
-def _subject_context(world, action, op, profile=PERMISSIVE):
-    return subject_context(world, action, profile)
-
-
 def _after(world, before: Context) -> Context:
     store = world.store(before.store.store_id) if before.store else None
     key = world.key(before.key.key_id) if before.key else None
@@ -82,7 +78,7 @@ def _walk(rng, world, covered):
 def _check(world, action, covered):
     if isinstance(action, (Call, Internal)):
         op = OPERATIONS[action.operation if isinstance(action, Call) else action.event]
-        before = _subject_context(world, action, op)
+        before = subject_context(world, action, PERMISSIVE)
         if before.store is None:
             return
         for outcome in outcomes(world, action, PERMISSIVE):

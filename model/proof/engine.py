@@ -28,7 +28,16 @@ from ..transitions import Operation
 from .properties import LEMMAS, PROPERTIES, Lemma, Property
 from .readers import READERS, REQUEST_FACTS, Request, View
 from .relation import ENVIRONMENT, Encoding, environment_changes, fires, post_state
-from .state import CODE, CONN, CONN_STATES, DEFAULT_SCOPE, KEY_STATES, KSTATE, State, SymbolicScope
+from .state import (
+    CODE,
+    CONN,
+    CONN_STATES,
+    DEFAULT_SCOPE,
+    KEY_STATES,
+    KSTATE,
+    State,
+    SymbolicScope,
+)
 from .traces import Trace, from_model
 
 DEFAULT_DEPTH = 8

@@ -21,8 +21,9 @@ import attrs
 import z3
 
 from ..profiles import REFERENCE
+from ..responses import KEY_STATE_SHOWN
 from .readers import READERS, Request, View
-from .relation import Encoding, fires
+from .relation import Encoding, fires, guard_term, in_states
 from .state import CODE, CONN, KSTATE, NO_CODE, State, well_formed
 
 StateFormula = Callable[[Encoding, State, Request], z3.BoolRef]
@@ -120,15 +121,12 @@ CRYPTO_OPERATIONS = ("Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWi
 def _unavailable(enc: Encoding, s: State, request: Request) -> z3.BoolRef:
     """KS-02: a key not PendingDeletion whose store is not CONNECTED reads Unavailable: the key
     state KMS shows is Unavailable, and no cryptographic operation succeeds with it."""
-    from ..responses import KEY_STATE_SHOWN
-    from .relation import guard_term, in_states
-
     parts = []
     for k in range(enc.scope.keys):
         view = View(s, request, enc.profile, "key", k)
         store_not_connected = z3.Not(READERS["store_connected"](view))
         usable = z3.Or([s.get("ks", k) == KSTATE[n] for n in ("Enabled", "Disabled")])
-        shown_unavailable = _shown(KEY_STATE_SHOWN, view, "Unavailable", guard_term, in_states)
+        shown_unavailable = _shown(view, "Unavailable")
         succeeds = [fires(enc.operations[name], b, view, enc.profile)
                     for name in CRYPTO_OPERATIONS if name in enc.operations
                     for b in enc.operations[name].branches]
@@ -137,10 +135,10 @@ def _unavailable(enc: Encoding, s: State, request: Request) -> z3.BoolRef:
     return z3.And(parts)
 
 
-def _shown(rows, view: View, wanted: str, guard_term, in_states) -> z3.BoolRef:
-    """The first row of the shown-key-state table that applies says ``wanted``."""
+def _shown(view: View, wanted: str) -> z3.BoolRef:
+    """The first row of the shown-key-state table (KEY_STATE_SHOWN) that applies says ``wanted``."""
     result = z3.BoolVal(False)
-    for states, guard, shown in reversed(rows):
+    for states, guard, shown in reversed(KEY_STATE_SHOWN):
         applies = z3.And(in_states(view, states), guard_term(guard, view))
         says = z3.BoolVal(shown == wanted) if shown is not None else z3.Or(
             [view.state.get("ks", view.slot) == KSTATE[wanted]] if wanted in KSTATE else [z3.BoolVal(False)])

@@ -10,6 +10,9 @@ whether kmsuser's password is the one KMS holds.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -211,10 +214,6 @@ def _readable(steps: list[TraceStep]) -> tuple[TraceStep, ...]:
 
 def write(trace: Trace, folder, stem: str) -> list:
     """Write ``stem.itf.json`` and ``stem.dot`` (and ``stem.svg`` when graphviz's dot exists)."""
-    import shutil
-    import subprocess
-    from pathlib import Path
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     itf = folder / f"{stem}.itf.json"
