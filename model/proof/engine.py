@@ -168,37 +168,7 @@ def prove(scope: SymbolicScope = DEFAULT_SCOPE, profile: Profile = PERMISSIVE,
     # 1. Houdini: the largest inductive subset of the candidates ---------------------------------
     candidates: list[tuple[str, Callable]] = [(lem.id, lem.state) for lem in lemmas]
     candidates += [(p.id, p.state) for p in properties if p.kind == "invariant" and p.expected == "holds"]
-    timings: dict[str, float] = {}
-    initial = z3.Solver()
-    s0 = State.fresh(scope, "i")
-    initial.add(enc.initial(s0))
-    # each candidate is split into its conjuncts, so one false conjunct does not take the rest
-    conjuncts: dict[str, list[tuple[z3.BoolRef, z3.BoolRef]]] = {}
-    active: dict[tuple[str, int], tuple[z3.BoolRef, z3.BoolRef]] = {}
-    for cid, formula in candidates:
-        t0 = time.perf_counter()
-        now, then = _split(formula(enc, s, request)), _split(formula(enc, t, request))
-        initially = _split(formula(enc, s0, Request("i")))
-        for n, (a, b, c) in enumerate(zip(now, then, initially)):
-            here, there = z3.Bool(f"assume:{cid}:{n}"), z3.Bool(f"refute:{cid}:{n}")
-            solver.add(z3.Implies(here, a), z3.Implies(there, z3.Not(b)))
-            if initial.check(z3.Not(c)) == z3.unsat:
-                active[(cid, n)] = (here, there)
-        conjuncts[cid] = list(zip(now, then))
-        timings[cid] = time.perf_counter() - t0
-    changed = True
-    while changed:
-        changed = False
-        for key in list(active):
-            t0 = time.perf_counter()
-            assumptions = [h for h, _ in active.values()] + [active[key][1]]
-            preserved = solver.check(*assumptions) == z3.unsat
-            timings[key[0]] += time.perf_counter() - t0
-            if not preserved:
-                del active[key]
-                changed = True
-    survived = {cid for cid in conjuncts if all((cid, n) in active for n in range(len(conjuncts[cid])))}
-    inductive = [h for h, _ in active.values()]
+    survived, inductive, timings = _houdini(enc, candidates, solver, s, t, request)
     lemma_status = tuple((lem.id, lem.statement, lem.id in survived) for lem in lemmas)
 
     # 2. each property against the inductive invariant; 4. counterexamples ----------------------
@@ -254,6 +224,44 @@ def _reachability(enc: Encoding, unrolling: _Unrolling, depth: int) -> tuple[tup
         found = unrolling.search(lambda u, k, g=goal: g(u.states[k]), depth, smallest=False)
         out.append((what, found[1] if found else None))
     return tuple(out)
+
+
+def _houdini(enc: Encoding, candidates: list[tuple[str, Callable]], solver: z3.Solver, s: State, t: State,
+             request: Request) -> tuple[set[str], list[z3.BoolRef], dict[str, float]]:
+    """Drop the candidate conjuncts that fail initially or are not preserved (assuming all the
+    others) until the rest is inductive. Each candidate is split into its conjuncts, so one
+    false conjunct does not take the rest with it. Returns the candidates that survived whole,
+    the assumption literals of the inductive conjuncts (asserted in ``solver``), and the time
+    spent on each candidate."""
+    initial = z3.Solver()
+    s0 = State.fresh(enc.scope, "i")
+    initial.add(enc.initial(s0))
+    timings: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    active: dict[tuple[str, int], tuple[z3.BoolRef, z3.BoolRef]] = {}
+    for cid, formula in candidates:
+        t0 = time.perf_counter()
+        now, then = _split(formula(enc, s, request)), _split(formula(enc, t, request))
+        initially = _split(formula(enc, s0, Request("i")))
+        for n, (a, b, c) in enumerate(zip(now, then, initially)):
+            here, there = z3.Bool(f"assume:{cid}:{n}"), z3.Bool(f"refute:{cid}:{n}")
+            solver.add(z3.Implies(here, a), z3.Implies(there, z3.Not(b)))
+            if initial.check(z3.Not(c)) == z3.unsat:
+                active[(cid, n)] = (here, there)
+        sizes[cid] = len(now)
+        timings[cid] = time.perf_counter() - t0
+    changed = True
+    while changed:
+        changed = False
+        for key in list(active):
+            t0 = time.perf_counter()
+            preserved = solver.check(*[h for h, _ in active.values()], active[key][1]) == z3.unsat
+            timings[key[0]] += time.perf_counter() - t0
+            if not preserved:
+                del active[key]
+                changed = True
+    survived = {cid for cid, size in sizes.items() if all((cid, n) in active for n in range(size))}
+    return survived, [h for h, _ in active.values()], timings
 
 
 def _split(formula: z3.BoolRef) -> list[z3.BoolRef]:
