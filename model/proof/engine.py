@@ -27,7 +27,7 @@ from ..profiles import PERMISSIVE, Profile
 from ..transitions import Operation
 from .properties import LEMMAS, PROPERTIES, Lemma, Property
 from .readers import READERS, REQUEST_FACTS, Request, View
-from .relation import ENVIRONMENT, Encoding, environment_changes, fires, post_state
+from .relation import ENVIRONMENT, Encoding, environment_changes
 from .state import (
     CODE,
     CONN,
@@ -306,20 +306,12 @@ UNHEALTHY_FACTS = ("kmsuser_logged_in", "kmsuser_locked", "kmsuser_2fa")
 
 def plain_request(request: Request) -> z3.BoolRef:
     """A request that names its store and nothing else (what Connect and Disconnect send)."""
-    return z3.And([request.facts[n] == (n == "req_store") for n in REQUEST_FACTS])
+    return z3.And(*(request.facts[n] == (n == "req_store") for n in REQUEST_FACTS),
+                  z3.Not(request.has_name), z3.Not(request.has_anchor), z3.Not(request.has_password))
 
 
 def _moves(enc: Encoding, s: State, request: Request) -> list[tuple[z3.BoolRef, State]]:
-    out = []
-    for action in enc.actions:
-        if action.operation not in RECOVERY_OPERATIONS:
-            continue
-        op = enc.operations[action.operation]
-        branch = next(b for b in op.branches if b.name == action.branch)
-        view = View(s, request, enc.profile, op.subject, action.slot)
-        post, room = post_state(op, branch, view)
-        out.append((z3.And(fires(op, branch, view, enc.profile), room), post))
-    return out
+    return [enc.transition(action, s, request) for action in enc.actions if action.operation in RECOVERY_OPERATIONS]
 
 
 def _rank(s: State, weights: dict[str, int]) -> z3.ArithRef:

@@ -250,13 +250,8 @@ class Encoding:
         parts = [act >= 0, act < len(self.actions), request.well_formed(s)]
         chains: dict[str, list[tuple[int, z3.ExprRef]]] = {name: [] for name in s.terms}
         for action in self.actions[ENVIRONMENT + 1:]:
-            op = self.operations[action.operation]
-            branch = next(b for b in op.branches if b.name == action.branch)
-            view = View(s, request, self.profile, op.subject, action.slot)
-            post, room = post_state(op, branch, view)
-            enabled = [fires(op, branch, view, self.profile), room]
-            enabled += request_shape(op, request)
-            parts.append(z3.Implies(act == action.index, z3.And(enabled)))
+            enabled, post = self.transition(action, s, request)
+            parts.append(z3.Implies(act == action.index, enabled))
             for name, term in post.terms.items():
                 if term is not s.terms[name]:
                     chains[name].append((action.index, term))
@@ -268,6 +263,15 @@ class Encoding:
             parts.append(z3.Or(act == ENVIRONMENT, same) if _environment_may_change(name) else same)
         parts.append(z3.Implies(act == ENVIRONMENT, environment_step(s, t)))
         return z3.And(parts), act, request
+
+    def transition(self, action: SymbolicAction, s: State, request: Request) -> tuple[z3.BoolRef, State]:
+        """When a table action can happen in ``s`` with ``request`` (its row fires, the request
+        has the operation's shape, the scope has room), and the state it leads to."""
+        op = self.operations[action.operation]
+        branch = next(b for b in op.branches if b.name == action.branch)
+        view = View(s, request, self.profile, op.subject, action.slot)
+        post, room = post_state(op, branch, view)
+        return z3.And(fires(op, branch, view, self.profile), room, *request_shape(op, request)), post
 
     def initial(self, s: State) -> z3.BoolRef:
         """An account with no key stores and no KMS keys, any clusters, before KMS generated a password."""

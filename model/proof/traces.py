@@ -18,6 +18,8 @@ from typing import Any
 import attrs
 import z3
 
+from ..profiles import PERMISSIVE
+from .readers import READERS, Request, View
 from .relation import Encoding
 from .state import FIELD, State, meaningful
 
@@ -90,11 +92,9 @@ def read_state(model: z3.ModelRef, s: State) -> dict[str, Any]:
         out[name] = _value(model.eval(term, model_completion=True))
     for i in range(s.scope.stores):
         if out.get(f"st.{i}") not in (None, "ABSENT"):
-            slot = model.eval(s.get("cluster", i), model_completion=True)
-            held = model.eval(s.of_cluster(slot, "user_password", z3.IntVal(0)), model_completion=True)
-            user = model.eval(s.of_cluster(slot, "user", z3.BoolVal(False)), model_completion=True)
-            mine = model.eval(s.get("password", i), model_completion=True)
-            out[f"password_matches.{i}"] = bool(z3.is_true(user) and held.eq(mine))
+            view = View(s, Request("trace"), PERMISSIVE, "store", i)
+            matches = model.eval(READERS["password_matches"](view), model_completion=True)
+            out[f"password_matches.{i}"] = z3.is_true(matches)
     return out
 
 
