@@ -52,12 +52,12 @@ def environment(account: Account, request: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(args, list) or len(args) != len(kinds):
         raise validation(f"environment {event}: args must be a list of {len(kinds)} "
                          f"({', '.join(kinds) or 'nothing'})")
-    values = tuple(_argument(event, kind, value, account.options.region) for kind, value in zip(kinds, args))
+    values = tuple(_argument(event, kind, value) for kind, value in zip(kinds, args))
     reply = account.model.environment(event, values)
     return {"applied": reply.applied, "created": reply.created}
 
 
-def _argument(event: str, kind: str, value: Any, region: str) -> Any:
+def _argument(event: str, kind: str, value: Any) -> Any:
     if kind == "count":
         if not isinstance(value, int) or isinstance(value, bool):
             raise validation(f"environment {event}: the {kind} argument must be a whole number")
@@ -65,7 +65,7 @@ def _argument(event: str, kind: str, value: Any, region: str) -> Any:
     if not isinstance(value, str):
         raise validation(f"environment {event}: the {kind} argument must be a string")
     if kind == "zone":
-        return regions.control_zone(value, region)
+        return regions.control_zone(value)
     if kind == "key":
         return value.rpartition("/")[2]  # a key ARN ends in key/<id>
     return value

@@ -18,6 +18,7 @@ from ckspec.model.world import AVAILABILITY_ZONES
 
 #: ``Credential=AKID/20260101/eu-west-1/kms/aws4_request``: the third part is the Region
 _SCOPE = re.compile(r"Credential=[^/\s,]+/\d{8}/([a-z]{2}(?:-[a-z]+)+-\d{1,2})/")
+_ZONE = re.compile(r"([a-z]{2}(?:-[a-z]+)+-\d{1,2})[a-z]")
 _MODEL_ARN = f"arn:aws:kms:{ids.REGION}:{ids.ACCOUNT}:"
 
 
@@ -37,11 +38,12 @@ def model_zone(name: str, region: str) -> str | None:
     return next((z for z in AVAILABILITY_ZONES if zone_name(z, region) == name), None)
 
 
-def control_zone(name: str, region: str) -> str:
-    """A zone named in a test-control event: the model's own names (``us-east-1a``, as the
-    conformance engine sends them) or the emulator's default Region's; anything else is passed
-    on as it is (the event then does not apply)."""
-    return name if name in AVAILABILITY_ZONES else (model_zone(name, region) or name)
+def control_zone(name: str) -> str:
+    """A zone named in a test-control event, which carries no Region: any Region's zone name
+    stands for the model's zone with the same letter (``eu-west-1b`` for ``us-east-1b``);
+    anything else is passed on as it is (the event then does not apply)."""
+    found = _ZONE.fullmatch(name)
+    return (model_zone(name, found.group(1)) or name) if found else name
 
 
 def model_arn(value: Any, region: str) -> Any:

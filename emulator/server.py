@@ -331,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server refused the request line or headers: a JSON answer, then the connection closes."""
         kind, text = _HTTP_ERRORS.get(code, _HTTP_ERRORS[400])
+        if self.request_version == "HTTP/0.9":  # no version could be read: answer with a status line anyway
+            self.request_version = "HTTP/1.1"
         with contextlib.suppress(OSError):
             self._send_error(AwsError(code, kind, text, close=True))
         self.server.emulator.log_access("HTTP (malformed)", code)

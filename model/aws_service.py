@@ -225,5 +225,6 @@ def _output_value(shape: Any, value: Any, where: str, problems: list[str]) -> No
             problems.append(f"{where}: expected {kind}, got {type(value).__name__}")
         elif kind == "string" and shape.enum and value not in shape.enum:
             problems.append(f"{where}: {value!r} is not a value of {shape.name}")
-        elif kind == "string" and shape.metadata.get("pattern") and not re.fullmatch(shape.metadata["pattern"], value):
+        # Smithy patterns are not anchored (``vpc-[0-9a-fA-F]`` accepts any VPC ID)
+        elif kind == "string" and shape.metadata.get("pattern") and not re.search(shape.metadata["pattern"], value):
             problems.append(f"{where}: {value!r} does not match the pattern of {shape.name}")
