@@ -101,7 +101,10 @@ _CACHE: dict[tuple[Any, ...], tuple[Outcome, ...]] = {}
 def possible(world: World, action: Any) -> tuple[Outcome, ...]:
     """``outcomes(world, action, PERMISSIVE)``, memoised (examples share most of their worlds)."""
     key = (world_key(world), action)
-    found = _CACHE.get(key)
+    try:
+        found = _CACHE.get(key)
+    except TypeError:  # a request with list or map members (Tags, EncryptionContext) is not hashable
+        return outcomes(world, action, PERMISSIVE)
     if found is None:
         if len(_CACHE) > 200_000:
             _CACHE.clear()

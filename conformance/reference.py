@@ -110,6 +110,14 @@ class ForeignIds:
             return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
         return value
 
+    def bind(self, value: Any, foreign: Any) -> None:
+        """Use ``foreign`` as the target's value for the model's ``value`` (a trust anchor the
+        caller chose); ValueError when either is already bound to something else."""
+        if self.out.get(value, foreign) != foreign or self.back.get(foreign, value) != value:
+            raise ValueError("ForeignIds.bind: the value or its foreign counterpart is already bound")
+        self.out[value] = foreign
+        self.back[foreign] = value
+
     def body(self, body: Any) -> Any:
         if isinstance(body, dict):
             return {k: (self.outbound(v, k) if k in ID_FIELDS and v is not None else self.body(v))
@@ -131,13 +139,19 @@ class ReferenceTarget(Target):
     name = "reference"
 
     def __init__(self, seed: int = 0, *, delays: str = "fixed", choices: str = "reference", lag: bool = True,
-                 controlled_clock: bool = True, foreign_ids: bool = True) -> None:
+                 controlled_clock: bool = True, foreign_ids: bool = True, work_delay: float = 1.0,
+                 lag_delay: float = 0.5) -> None:
         if delays not in ("fixed", "random") or choices not in ("reference", "random"):
             raise ValueError("ReferenceTarget: delays is 'fixed' or 'random', choices 'reference' or 'random'")
+        if not (0 <= work_delay < float("inf") and 0 <= lag_delay < float("inf")):
+            raise ValueError("ReferenceTarget: work_delay and lag_delay are finite numbers of seconds >= 0")
         self.capabilities = Capabilities(operations=frozenset(CALLS), environment=frozenset(EVENTS),
                                          controlled_clock=controlled_clock, time_travel=True)
         self.rng = random.Random(seed)
         self.delays, self.choices, self.lag = delays, choices, lag
+        #: seconds until a connection attempt or a disconnect completes, and until reads catch up
+        #: (fixed delays; random delays are drawn around them)
+        self.work_delay, self.lag_delay = work_delay, lag_delay
         self.ids = ForeignIds(random.Random(seed ^ 0x5EED)) if foreign_ids else None
         self.world = World(quota=10)
         self.now = 0.0
@@ -222,7 +236,7 @@ class ReferenceTarget(Target):
         if event.event == "KeyDeletionCompletes":
             key = self.world.key(event.subject)
             return 86400.0 * ((key.pending_window_days if key else None) or 30)
-        base = 0.5 if event.event == "ReadsCatchUp" else 1.0
+        base = self.lag_delay if event.event == "ReadsCatchUp" else self.work_delay
         return base if self.delays == "fixed" else self.rng.uniform(0.05, 3 * base)
 
     def _model_arg(self, kind: str, value: Any) -> Any:

@@ -90,13 +90,20 @@ def input_members(operation: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(shape.members), frozenset(shape.required_members)
 
 
-def validate_input(operation: str, params: Mapping[str, Any]) -> None:
-    """Check a request against the operation's input shape: unknown and missing members,
-    types, string/blob lengths, patterns, integer ranges and enum values.
+def _service(name: str) -> Any:
+    if name not in ("kms", "cloudhsmv2"):
+        raise ValueError(f"unknown service {name!r}: kms or cloudhsmv2")
+    return kms() if name == "kms" else cloudhsm()
+
+
+def validate_input(operation: str, params: Mapping[str, Any], service: str = "kms") -> None:
+    """Check a request against the operation's input shape (of KMS, or of ``cloudhsmv2``):
+    unknown and missing members, types, string/blob lengths, patterns, integer ranges and
+    enum values.
 
     Raises ParameterError naming the member, the constraint and (unless sensitive) the value.
     """
-    shape = kms().operation_model(operation).input_shape
+    shape = _service(service).operation_model(operation).input_shape
     _check_structure(shape, params, operation)
 
 
@@ -163,9 +170,9 @@ def _check_length(shape: Any, length: int, where: str, value: Any) -> None:
         raise ParameterError(f"{where}: length {length} is longer than {high}")
 
 
-def check_output(operation: str, body: Mapping[str, Any]) -> list[str]:
+def check_output(operation: str, body: Mapping[str, Any], service: str = "kms") -> list[str]:
     """Problems with a response body against the operation's output shape (empty when it fits)."""
-    shape = kms().operation_model(operation).output_shape
+    shape = _service(service).operation_model(operation).output_shape
     problems: list[str] = []
     if shape is None:
         if body:
@@ -206,8 +213,18 @@ def _output_value(shape: Any, value: Any, where: str, problems: list[str]) -> No
             return
         for i, item in enumerate(value):
             _output_value(shape.member, item, f"{where}[{i}]", problems)
+    elif kind == "map":
+        if not isinstance(value, Mapping):
+            problems.append(f"{where}: expected a map")
+            return
+        for key, item in value.items():
+            _output_value(shape.key, key, f"{where} key", problems)
+            _output_value(shape.value, item, f"{where}[{key!r}]", problems)
     elif kind in _PY_TYPES:
         if not isinstance(value, _PY_TYPES[kind]):
             problems.append(f"{where}: expected {kind}, got {type(value).__name__}")
         elif kind == "string" and shape.enum and value not in shape.enum:
             problems.append(f"{where}: {value!r} is not a value of {shape.name}")
+        # Smithy patterns are not anchored (``vpc-[0-9a-fA-F]`` accepts any VPC ID)
+        elif kind == "string" and shape.metadata.get("pattern") and not re.search(shape.metadata["pattern"], value):
+            problems.append(f"{where}: {value!r} does not match the pattern of {shape.name}")

@@ -1,0 +1,45 @@
+"""AWS-shaped error answers: an HTTP status, an error shape name (``__type``) and a message.
+
+Every refusal the emulator sends, from a malformed HTTP request to a model precondition,
+is one :class:`AwsError`. Messages say what is wrong and why, and never quote a request's
+secret values (KeyStorePassword, kmsuser passwords, plaintexts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class AwsError(Exception):
+    """An error answer: ``status``, the error shape name ``kind`` and ``message``."""
+
+    def __init__(self, status: int, kind: str, message: str, *, close: bool = False,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"{status} {kind}: {message}")
+        self.status = status
+        self.kind = kind
+        self.message = message
+        #: the connection is closed after the answer (the request body was not read, or not all of it)
+        self.close = close
+        #: extra response headers (``Allow`` with a 405)
+        self.headers = dict(headers or {})
+
+
+def serialization(message: str) -> AwsError:
+    """The body is not the JSON object the protocol requires."""
+    return AwsError(400, "SerializationException", message)
+
+
+def validation(message: str) -> AwsError:
+    """A member is missing or has the wrong type or value."""
+    return AwsError(400, "ValidationException", message)
+
+
+def unknown_operation(message: str) -> AwsError:
+    return AwsError(400, "UnknownOperationException", message)
+
+
+def not_implemented(message: str) -> AwsError:
+    """An operation the service has but the model does not cover: HTTP 501, one of the "not
+    implemented" signatures the conformance engine recognises (``unsupported_signature``)."""
+    return AwsError(501, "NotImplementedException", message)

@@ -1,0 +1,44 @@
+"""KMS over AWS JSON 1.1 (``X-Amz-Target: TrentService.<Operation>``), answered by the model.
+
+Every operation the model covers (:data:`ckspec.model.transitions.CALLS`) is answered
+exactly as the reference target answers it: the outcome the rule catalog recommends, the
+model's error shape names with their HTTP statuses (ERR-01, ERR-02), and
+``ValidationException`` for parameters that break botocore's shapes (AMB-18). Operations KMS
+has but the model does not cover are answered HTTP 501, honestly unsupported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ckspec.model.aws_service import kms as kms_service
+from ckspec.model.transitions import CALLS, VALIDATION_ERROR
+
+from . import regions
+from .account import Account
+from .errors import AwsError, not_implemented, unknown_operation
+from .json_protocol import blobs_decoded
+
+TARGET_PREFIX = "TrentService"
+
+
+def check_operation(operation: str) -> None:
+    """Refuse an operation KMS does not have (400) or the model does not cover (501)."""
+    if operation not in kms_service().operation_names:
+        raise unknown_operation(f"KMS has no operation {operation!r}")
+    if operation not in CALLS:
+        raise not_implemented(f"ckspec serve does not implement KMS {operation}: the reference model covers "
+                              f"only {', '.join(sorted(CALLS))}")
+
+
+def perform(account: Account, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
+    """Answer one KMS call (the caller holds the account's lock)."""
+    shape = kms_service().operation_model(operation).input_shape
+    params = blobs_decoded(params, shape, operation)
+    if "KeyId" in params:
+        params["KeyId"] = regions.model_arn(params["KeyId"], region)
+    reply = account.model.call(operation, params)
+    if not reply.ok:
+        kind = "ValidationException" if reply.error == VALIDATION_ERROR else reply.error
+        raise AwsError(reply.status, kind, reply.message)
+    return regions.with_region(reply.body or {}, region)
