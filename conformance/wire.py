@@ -21,12 +21,14 @@ control, is reported as unsupported (:func:`ckspec.conformance.adapter.unsupport
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 from botocore import xform_name
 from botocore.config import Config
 from ckspec.model.environment import EVENTS
@@ -51,6 +53,8 @@ CLOUDHSM_EVENTS = frozenset({"create_cluster", "create_hsm", "initialize_cluster
 FAKEABLE = frozenset({"activate_cluster", "create_kmsuser"})
 #: Answers that mean the target cannot be reached at all.
 UNREACHABLE_ERRORS = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
+#: What botocore raises for an answer it cannot read as the service's.
+NOT_AN_ANSWER = (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError, NotImplementedError)
 HSM_TYPE = "hsm1.medium"
 
 
@@ -69,12 +73,7 @@ class BotoTarget(Target):
                  sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
         self.name = name or endpoint_url or "boto3"
         self.region, self.seed, self._sleep = region, seed, sleep
-        self.session = self._session(endpoint_url, region, credentials, profile)
-        config = Config(retries={"total_max_attempts": 1}, parameter_validation=False, connect_timeout=timeout,
-                        read_timeout=timeout, region_name=region)
-        self.kms = self.session.client("kms", endpoint_url=endpoint_url, config=config)
-        self.cloudhsm = self.session.client("cloudhsmv2", endpoint_url=endpoint_url, config=config)
-        self.ec2 = self.session.client("ec2", endpoint_url=endpoint_url, config=config)
+        self.kms, self.cloudhsm, self._ec2_client = _clients(endpoint_url, region, credentials, profile, timeout)
         self.control = ControlClient(endpoint_url, timeout) if endpoint_url and control else None
         self.info: ControlInfo | None = self.control.describe() if self.control else None
         if self.info is not None and reset:
@@ -138,8 +137,10 @@ class BotoTarget(Target):
 
     def _controlled(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         applied, created = self.control.environment(event, args)
-        if applied and event in ("create_cluster", "restore_backup") and created:
-            self._cluster_zones[created] = int(args[0]) if event == "create_cluster" else 0
+        if applied and created and event == "create_cluster":
+            self._cluster_zones[created] = int(args[0])
+        if applied and created and event == "backup_cluster" and args[0] in self._cluster_zones:
+            self._backup_zones[created] = self._cluster_zones[args[0]]  # a restore needs as many subnets
         return EnvironmentReply(applied, created)
 
     @staticmethod
@@ -164,10 +165,17 @@ class BotoTarget(Target):
         return self._cluster_made(reply, int(zones))
 
     def _restore_backup(self, backup: str) -> EnvironmentReply:
-        zones = self._backup_zones.get(backup, len(AVAILABILITY_ZONES))
+        zones = self._backup_zones.get(backup) or self._backup_source_zones(backup)
         reply = self._cloudhsm_call("CreateCluster", HsmType=HSM_TYPE, SourceBackupId=backup,
                                     SubnetIds=self._subnets(zones))
         return self._cluster_made(reply, zones)
+
+    def _backup_source_zones(self, backup: str) -> int:
+        """How many zones the backup's cluster had (a restore takes one subnet for each, CL-05)."""
+        reply = self._cloudhsm_call("DescribeBackups", Filters={"backupIds": [backup]})
+        found = (reply.body or {}).get("Backups", []) if reply.ok else []
+        source = found[0].get("SourceCluster") or found[0].get("ClusterId") if found else None
+        return self._cluster_zones.get(source, len(AVAILABILITY_ZONES))
 
     def _cluster_made(self, reply: Reply, zones: int) -> EnvironmentReply:
         cluster = (reply.body or {}).get("Cluster", {}).get("ClusterId") if reply.ok else None
@@ -205,7 +213,10 @@ class BotoTarget(Target):
         it, made-up IDs otherwise."""
         wanted = [self._zone(z) for z in AVAILABILITY_ZONES[:zones]]
         if self.has_ec2 is None:
-            self.has_ec2 = self.reply(self.ec2.describe_availability_zones).ok
+            try:
+                self.has_ec2 = self.reply(self._ec2_client().describe_availability_zones).ok
+            except NOT_AN_ANSWER:  # an answer that is not EC2's
+                self.has_ec2 = False
         if not self.has_ec2:
             self._subnet_serial += 1
             return [f"subnet-{self._subnet_serial:08x}{i:09x}" for i in range(len(wanted))]
@@ -221,26 +232,39 @@ class BotoTarget(Target):
         return made
 
     def _ec2(self, operation: str, **params: Any) -> Mapping[str, Any]:
-        reply = self.reply(lambda: getattr(self.ec2, xform_name(operation))(**params))
+        reply = self.reply(lambda: getattr(self._ec2_client(), xform_name(operation))(**params))
         if not reply.ok:
             raise RuntimeError(f"{self.name}: EC2 {operation} failed: {reply.summary()} {reply.message}")
         return reply.body
 
-    # --- construction ------------------------------------------------------------------------------
-    @staticmethod
-    def _session(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None,
-                 profile: str | None) -> boto3.session.Session:
-        if credentials is not None:
-            key, secret, *token = credentials
-            return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
-                                         aws_session_token=token[0] if token else None, region_name=region)
-        try:
-            session = boto3.session.Session(profile_name=profile, region_name=region)
-        except botocore.exceptions.ProfileNotFound:
-            from .targets import TargetNameError
 
-            raise TargetNameError(f"AWS profile {profile!r} not found in the AWS config files") from None
-        if endpoint_url and session.get_credentials() is None:  # a local endpoint does not check them
-            return boto3.session.Session(aws_access_key_id="ckspec", aws_secret_access_key="ckspec",
-                                         region_name=region)
-        return session
+@functools.lru_cache(maxsize=16)
+def _clients(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None, profile: str | None,
+             timeout: float) -> tuple[Any, Any, Callable[[], Any]]:
+    """The KMS and CloudHSM v2 clients for one endpoint, and a maker of its EC2 client. Made once
+    per process and shared by every example's target: a boto3 client reads its service model
+    when it is made, which costs more than a dozen calls to a local endpoint."""
+    session = _session(endpoint_url, region, credentials, profile)
+    config = Config(retries={"total_max_attempts": 1}, parameter_validation=False, connect_timeout=timeout,
+                    read_timeout=timeout, region_name=region)
+    ec2 = functools.lru_cache(maxsize=1)(lambda: session.client("ec2", endpoint_url=endpoint_url, config=config))
+    return (session.client("kms", endpoint_url=endpoint_url, config=config),
+            session.client("cloudhsmv2", endpoint_url=endpoint_url, config=config), ec2)
+
+
+def _session(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None,
+             profile: str | None) -> boto3.session.Session:
+    if credentials is not None:
+        key, secret, *token = credentials
+        return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                     aws_session_token=token[0] if token else None, region_name=region)
+    try:
+        session = boto3.session.Session(profile_name=profile, region_name=region)
+    except botocore.exceptions.ProfileNotFound:
+        from .targets import TargetNameError
+
+        raise TargetNameError(f"AWS profile {profile!r} not found in the AWS config files") from None
+    if endpoint_url and session.get_credentials() is None:  # a local endpoint does not check them
+        return boto3.session.Session(aws_access_key_id="ckspec", aws_secret_access_key="ckspec",
+                                     region_name=region)
+    return session
