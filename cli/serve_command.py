@@ -111,9 +111,9 @@ def _serve_until_stopped(server) -> int:
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: terminated.set())
-    server.start()
     code = 0
     try:
+        server.start()  # inside the try: a Ctrl-C may come as soon as the first request is served
         while not server.stopped.wait(0.2):
             if terminated.is_set():
                 server.stop("SIGTERM")

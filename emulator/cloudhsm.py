@@ -289,7 +289,7 @@ def describe_backups(account: Account, params: dict[str, Any], region: str) -> d
         and _matches(filters, "sourceBackupIds", None)
         and _matches(filters, "clusterIds", account.foreign(ids.cluster_id(b.source_cluster_id)))
         and _matches(filters, "states", "READY") and _matches(filters, "neverExpires", "false")]
-    if not params.get("SortAscending", False):
+    if not params.get("SortAscending", False):  # newest first, unless asked for oldest first
         backups.reverse()
     page, token = _page(backups, lambda b: b.backup_id, params, "backups", 50,
                         ascending=bool(params.get("SortAscending", False)))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ckspec.model.aws_service import ParameterError, validate_input
 from ckspec.model.aws_service import kms as kms_service
 from ckspec.model.transitions import CALLS, VALIDATION_ERROR
 
 from . import regions
 from .account import Account
-from .errors import AwsError, not_implemented, unknown_operation
+from .errors import AwsError, not_implemented, unknown_operation, validation
 from .json_protocol import blobs_decoded
 
 TARGET_PREFIX = "TrentService"
@@ -35,6 +36,10 @@ def perform(account: Account, operation: str, params: dict[str, Any], region: st
     """Answer one KMS call (the caller holds the account's lock)."""
     shape = kms_service().operation_model(operation).input_shape
     params = blobs_decoded(params, shape, operation)
+    try:  # the model's own check (AMB-18), made before identifiers are mapped: a list or a map
+        validate_input(operation, params)  # where an ID belongs cannot be looked up
+    except ParameterError as exc:
+        raise validation(f"AMB-18: {exc}") from None
     if "KeyId" in params:
         params["KeyId"] = regions.model_arn(params["KeyId"], region)
     reply = account.model.call(operation, params)

@@ -151,7 +151,8 @@ class EmulatorServer:
         if self._log is None:
             return
         with self._lock, contextlib.suppress(OSError, ValueError):
-            print(f"ckspec serve: {label} {status}", file=self._log, flush=True)
+            self._log.write(f"ckspec serve: {label} {status}\n")  # one write: lines never interleave
+            self._log.flush()
 
 
 @contextlib.contextmanager
@@ -192,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
     server_version = "ckspec-serve"
     sys_version = ""
+    # headers and body go out as two writes: without TCP_NODELAY, Nagle's algorithm holds the
+    # body until the client's delayed ACK (about 40 ms per request)
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def version_string(self) -> str:
