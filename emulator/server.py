@@ -190,7 +190,6 @@ class _HttpServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
     server_version = "ckspec-serve"
     sys_version = ""
     # headers and body go out as two writes: without TCP_NODELAY, Nagle's algorithm holds the
