@@ -10,10 +10,12 @@ validation included. It drives the environment with what the target offers, in t
    made-up IDs otherwise (an emulator without EC2 takes them as given);
 2. the test-control extension (:mod:`ckspec.conformance.control`) for every event AWS has no
    API for (kmsuser logs in, a subnet fills up, a network fault, letting time pass);
-3. for the two set-up controls nothing else can do (activating a cluster and creating
-   kmsuser happen in the CloudHSM CLI, not in an API), a *thin fake*: the control is reported
-   as applied and the target is trusted to behave as if it had been. A target without
-   CloudHSM v2 or test-control therefore gets only the KMS side of the lifecycle tested.
+3. for a set-up control nothing else performs (activating a cluster and creating kmsuser
+   happen in the CloudHSM CLI, not in an API; and an emulator may lack CloudHSM v2, or answer
+   ``CreateHsm`` as not implemented), a *thin fake*: the control is reported as applied, with a
+   made-up cluster ID, HSM ID or trust anchor where it creates one, and the target is trusted
+   to behave as if it had happened. A target without CloudHSM v2 or test-control therefore
+   gets only the KMS side of the lifecycle tested, and its pages say so.
 
 An answer in one of the "not implemented" signatures, to a KMS call or to an environment
 control, is reported as unsupported (:func:`ckspec.conformance.adapter.unsupported_signature`).
@@ -36,6 +38,7 @@ from ckspec.model.transitions import CALLS
 from ckspec.model.world import AVAILABILITY_ZONES
 
 from .adapter import (
+    SETUP_CONTROLS,
     Capabilities,
     EnvironmentReply,
     Reply,
@@ -49,13 +52,12 @@ from .credentials import placeholder_anchor, sign_cluster_csr
 #: Environment controls the CloudHSM v2 API performs.
 CLOUDHSM_EVENTS = frozenset({"create_cluster", "create_hsm", "initialize_cluster", "delete_hsm", "delete_cluster",
                              "restore_backup"})
-#: Set-up controls no API performs; faked when the target offers no test-control for them.
-FAKEABLE = frozenset({"activate_cluster", "create_kmsuser"})
 #: Answers that mean the target cannot be reached at all.
 UNREACHABLE_ERRORS = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
 #: What botocore raises for an answer it cannot read as the service's.
 NOT_AN_ANSWER = (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError, NotImplementedError)
 HSM_TYPE = "hsm1.medium"
+_LETTERS = str.maketrans("0123456789", "abcdefghij")
 
 
 class BotoTarget(Target):
@@ -83,7 +85,8 @@ class BotoTarget(Target):
         self._vpc: str | None = None
         self._cluster_zones: dict[str, int] = {}
         self._backup_zones: dict[str, int] = {}
-        self._subnet_serial = 0
+        self._subnet_serial = self._serial = 0
+        self._faked: set[str] = set()
         self.capabilities = Capabilities(
             operations=frozenset(CALLS), environment=frozenset(self._performers()),
             controlled_clock=self.info is not None and self.info.clock == "manual",
@@ -131,9 +134,21 @@ class BotoTarget(Target):
         if self.has_cloudhsm:
             for event in CLOUDHSM_EVENTS:
                 found[event] = getattr(self, f"_{event}")
-        for event in FAKEABLE - set(found):
-            found[event] = self._thin_fake
+        for event in SETUP_CONTROLS:
+            if event in self._faked or event not in found:
+                found[event] = lambda *args, _event=event: self._thin_fake(_event, args)
+            elif event in CLOUDHSM_EVENTS:
+                found[event] = self._or_fake(event, found[event])
         return found
+
+    def _or_fake(self, event: str, perform: Callable[..., EnvironmentReply]) -> Callable[..., EnvironmentReply]:
+        def performed(*args: Any) -> EnvironmentReply:
+            try:
+                return perform(*args)
+            except NotImplementedError:  # from now on, this set-up control is faked
+                self._faked.add(event)
+                return self._thin_fake(event, args)
+        return performed
 
     def _controlled(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         applied, created = self.control.environment(event, args)
@@ -143,8 +158,16 @@ class BotoTarget(Target):
             self._backup_zones[created] = self._cluster_zones[args[0]]  # a restore needs as many subnets
         return EnvironmentReply(applied, created)
 
-    @staticmethod
-    def _thin_fake(*_args: Any) -> EnvironmentReply:
+    def _thin_fake(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
+        """A set-up control taken as done, with a made-up identifier where it creates one."""
+        self._serial += 1
+        made_up = "fake" + str(self._serial).zfill(7).translate(_LETTERS)  # 11 characters, as AWS's
+        if event == "create_cluster":
+            return EnvironmentReply(True, f"cluster-{made_up}")
+        if event == "create_hsm":
+            return EnvironmentReply(True, f"hsm-{made_up}")
+        if event == "initialize_cluster":
+            return EnvironmentReply(True, placeholder_anchor(args[0], self.seed)[1])
         return EnvironmentReply(True)
 
     def _cloudhsm_call(self, operation: str, **params: Any) -> Reply:
