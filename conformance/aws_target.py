@@ -16,7 +16,11 @@ What it does and does not do:
   (``ckspec-<run>-``) and is written to the ledger (:mod:`ckspec.conformance.ledger`) before
   the engine sees it; each example removes its own resources when it ends, and
   ``ckspec cleanup`` removes whatever an interrupted run left behind.
-* Listings are filtered to the run's own stores, so other stores in the account are never
+* Each example starts from its clusters as they were: a store an earlier example could not
+  delete (its keys wait 7 days for deletion) keeps its cluster busy (CREATE-06), and the run
+  then stops with a message saying so. So with keys in play, a set of clusters serves one
+  example a week: ``--examples 1``, or more clusters.
+* Listings are filtered to the example's own stores, so other stores in the account are never
   touched and never confuse the model; the pages a filtered listing shows can then be
   shorter than ``Limit`` (run in an account without other custom key stores for the
   pagination rules).
@@ -27,6 +31,7 @@ What it does and does not do:
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -43,6 +48,7 @@ NAME_FIELDS = ("CustomKeyStoreName", "NewCustomKeyStoreName")
 PASSWORD_FIELDS = ("KeyStorePassword",)
 #: one prefix per process: every store this run creates is named with it
 RUN_PREFIX = f"ckspec-{secrets.token_hex(3)}-"
+_EXAMPLES = itertools.count(1)
 
 
 class AwsConfigurationError(TargetUnreachable):
@@ -73,13 +79,13 @@ class AwsTarget(BotoTarget):
     name = "aws"
 
     def __init__(self, seed: int = 0, *, clusters: Mapping[str, str], password: str, region: str,
-                 profile: str | None = None, ledger: Path = DEFAULT_LEDGER, prefix: str = RUN_PREFIX,
+                 profile: str | None = None, ledger: Path = DEFAULT_LEDGER, prefix: str | None = None,
                  endpoint_url: str | None = None) -> None:
         self.borrowed = dict(clusters)
         self._real_password = password
         self._passwords: dict[str, str] = {}
         self._claimed: list[str] = []
-        self.prefix = prefix
+        self.prefix = prefix or f"{RUN_PREFIX}{next(_EXAMPLES)}-"  # each example sees only its own stores
         self.ledger = Ledger(ledger)
         self._mine: list[Entry] = []
         super().__init__(seed, endpoint_url=endpoint_url, region=region, profile=profile, control=False,
@@ -140,8 +146,17 @@ class AwsTarget(BotoTarget):
         if not free:
             raise AwsConfigurationError(f"the starting account needs one more ready cluster than the "
                                         f"{len(self.borrowed)} given with --aws-cluster")
-        self._claimed.append(free[0])
-        return EnvironmentReply(True, free[0])
+        cluster = free[0]
+        listed = self.reply(lambda: self.kms.describe_custom_key_stores())
+        holder = next((s for s in (listed.body or {}).get("CustomKeyStores", [])
+                       if s.get("CloudHsmClusterId") == cluster), None)
+        if holder is not None:  # CREATE-06: one store per cluster, so this cluster cannot start afresh
+            raise AwsConfigurationError(
+                f"cluster {cluster} still holds custom key store {holder.get('CustomKeyStoreId')} "
+                f"({holder.get('CustomKeyStoreName')}), left by an earlier example whose keys are pending "
+                f"deletion: give other clusters, or run ckspec cleanup once those keys are gone")
+        self._claimed.append(cluster)
+        return EnvironmentReply(True, cluster)
 
     def _describe(self, cluster: str) -> Mapping[str, Any]:
         reply = self._cloudhsm_call("DescribeClusters", Filters={"clusterIds": [cluster]})
