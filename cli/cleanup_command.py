@@ -45,17 +45,18 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _say(args, [(e, "listed") for e in ledger], f"{len(ledger)} resources listed in {args.ledger}")
         return 0
-    import boto3
     import botocore.exceptions
+
+    from ckspec.conformance.targets import TargetNameError
+    from ckspec.conformance.wire import kms_client
 
     done = []
     endpoint = os.environ.get(ENDPOINT_VARIABLE) or None
     for region in sorted({e.region for e in ledger}):
         try:
-            session = boto3.session.Session(profile_name=args.profile, region_name=region)
-        except botocore.exceptions.ProfileNotFound:
-            raise CliError(f"AWS profile {args.profile!r} not found in the AWS config files") from None
-        kms = session.client("kms", endpoint_url=endpoint)
+            kms = kms_client(endpoint, region, args.profile)
+        except TargetNameError as exc:  # an unknown profile
+            raise CliError(str(exc)) from None
         try:
             done += clean(ledger, kms, only=[e for e in ledger if e.region == region])
         except botocore.exceptions.NoCredentialsError:
@@ -70,5 +71,6 @@ def _say(args: argparse.Namespace, done: list, summary: str) -> None:
         print(json.dumps({"entries": [{**e.as_json(), "outcome": o} for e, o in done], "summary": summary}))
         return
     for entry, outcome in done:
-        console.print(f"{entry.kind:5} {entry.id}  {entry.region}  {outcome}", markup=False, highlight=False)
+        console.print(f"{entry.kind:5} {entry.id}  {entry.region}  {outcome}", markup=False, highlight=False,
+                      soft_wrap=True)
     console.print(summary, markup=False, highlight=False)

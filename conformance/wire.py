@@ -261,6 +261,12 @@ class BotoTarget(Target):
         return reply.body
 
 
+def kms_client(endpoint_url: str | None, region: str, profile: str | None = None) -> Any:
+    """A KMS client as the adapter makes them (retries off; placeholder credentials for a
+    local endpoint when none are configured)."""
+    return _clients(endpoint_url, region, None, profile, 15.0)[0]
+
+
 @functools.lru_cache(maxsize=16)
 def _clients(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None, profile: str | None,
              timeout: float) -> tuple[Any, Any, Callable[[], Any]]:
