@@ -80,6 +80,16 @@ class Capabilities:
     controlled_clock: bool = False
     #: :meth:`Target.wait` can let days pass (the 7 to 30 day key deletion window)
     time_travel: bool = False
+    #: set-up controls the target performs only to build the starting account, never as a
+    #: generated step: thin fakes (a control the target cannot really perform, answered as
+    #: done), or a real account's borrowed clusters. A fake drawn later (a second activation)
+    #: would claim what the model refuses.
+    setup_only: frozenset[str] = frozenset()
+
+    @property
+    def generated_environment(self) -> frozenset[str]:
+        """The environment controls the engine may draw as steps."""
+        return self.environment - self.setup_only
 
     def __attrs_post_init__(self) -> None:
         missing = SETUP_CONTROLS - self.environment

@@ -16,10 +16,10 @@ What it does and does not do:
   (``ckspec-<run>-``) and is written to the ledger (:mod:`ckspec.conformance.ledger`) before
   the engine sees it; each example removes its own resources when it ends, and
   ``ckspec cleanup`` removes whatever an interrupted run left behind.
-* Each example starts from its clusters as they were: a store an earlier example could not
-  delete (its keys wait 7 days for deletion) keeps its cluster busy (CREATE-06), and the run
-  then stops with a message saying so. So with keys in play, a set of clusters serves one
-  example a week: ``--examples 1``, or more clusters.
+* Each example claims clusters that hold no store: a store an earlier example could not
+  delete (its keys wait 7 days for deletion) keeps its cluster busy (CREATE-06), so with keys
+  in play each example may use up to 3 clusters for a week; when none is free the run stops
+  with a message saying so. Give more clusters, or fewer ``--examples``.
 * Listings are filtered to the example's own stores, so other stores in the account are never
   touched and never confuse the model; the pages a filtered listing shows can then be
   shorter than ``Limit`` (run in an account without other custom key stores for the
@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ PASSWORD_FIELDS = ("KeyStorePassword",)
 #: one prefix per process: every store this run creates is named with it
 RUN_PREFIX = f"ckspec-{secrets.token_hex(3)}-"
 _EXAMPLES = itertools.count(1)
+#: seconds cleanup waits for a disconnect to complete before it deletes the store
+DISCONNECT_PATIENCE = 120.0
 
 
 class AwsConfigurationError(TargetUnreachable):
@@ -90,7 +93,8 @@ class AwsTarget(BotoTarget):
         self._mine: list[Entry] = []
         super().__init__(seed, endpoint_url=endpoint_url, region=region, profile=profile, control=False,
                          reset=False, name="aws")
-        self.capabilities = Capabilities(operations=self.capabilities.operations, environment=SETUP_CONTROLS)
+        self.capabilities = Capabilities(operations=self.capabilities.operations, environment=SETUP_CONTROLS,
+                                         setup_only=SETUP_CONTROLS)  # your clusters are never changed
 
     def __repr__(self) -> str:  # never the password
         return f"AwsTarget(region={self.region!r}, clusters={sorted(self.borrowed)}, prefix={self.prefix!r})"
@@ -142,21 +146,20 @@ class AwsTarget(BotoTarget):
                 "create_kmsuser": self._kmsuser}
 
     def _claim(self, _zones: int) -> EnvironmentReply:
-        free = [c for c in self.borrowed if c not in self._claimed]
-        if not free:
-            raise AwsConfigurationError(f"the starting account needs one more ready cluster than the "
-                                        f"{len(self.borrowed)} given with --aws-cluster")
-        cluster = free[0]
+        """The next borrowed cluster that holds no store (CREATE-06: one store per cluster; a store
+        an earlier example could not delete keeps its cluster busy while its keys wait)."""
         listed = self.reply(lambda: self.kms.describe_custom_key_stores())
-        holder = next((s for s in (listed.body or {}).get("CustomKeyStores", [])
-                       if s.get("CloudHsmClusterId") == cluster), None)
-        if holder is not None:  # CREATE-06: one store per cluster, so this cluster cannot start afresh
+        busy = {s.get("CloudHsmClusterId"): s for s in (listed.body or {}).get("CustomKeyStores", [])}
+        free = [c for c in self.borrowed if c not in self._claimed and c not in busy]
+        if not free:
+            held = ", ".join(f"{c} holds {busy[c].get('CustomKeyStoreName')}" for c in self.borrowed if c in busy)
             raise AwsConfigurationError(
-                f"cluster {cluster} still holds custom key store {holder.get('CustomKeyStoreId')} "
-                f"({holder.get('CustomKeyStoreName')}), left by an earlier example whose keys are pending "
-                f"deletion: give other clusters, or run ckspec cleanup once those keys are gone")
-        self._claimed.append(cluster)
-        return EnvironmentReply(True, cluster)
+                f"the starting account needs one more ready cluster than the {len(self.borrowed)} given with "
+                f"--aws-cluster" + (f" that holds no custom key store ({held}; stores left by earlier examples "
+                                    f"wait for their keys' deletion: give more clusters, or run ckspec cleanup "
+                                    f"once those keys are gone)" if held else ""))
+        self._claimed.append(free[0])
+        return EnvironmentReply(True, free[0])
 
     def _describe(self, cluster: str) -> Mapping[str, Any]:
         reply = self._cloudhsm_call("DescribeClusters", Filters={"clusterIds": [cluster]})
@@ -203,6 +206,21 @@ def clean(ledger: Ledger, kms: Any, only: list[Entry] | None = None) -> list[tup
     return done
 
 
+def _disconnect(kms: Any, store: str, patience: float) -> None:
+    """Disconnect the store and wait, polling at growing intervals, until it is DISCONNECTED:
+    a connection attempt under way must end first, and a disconnect completes later (DISC-02)."""
+    interval, deadline = 0.02, time.monotonic() + patience
+    while time.monotonic() < deadline:
+        reply = BotoTarget.reply(lambda: kms.describe_custom_key_stores(CustomKeyStoreId=store))
+        state = ((reply.body or {}).get("CustomKeyStores") or [{}])[0].get("ConnectionState")
+        if not reply.ok or state in (None, "DISCONNECTED"):
+            return
+        if state in ("CONNECTED", "FAILED"):
+            _error(lambda: kms.disconnect_custom_key_store(CustomKeyStoreId=store))
+        time.sleep(interval)
+        interval = min(interval * 2, 5.0)
+
+
 def _error(send: Callable[[], Any]) -> str | None:
     reply = BotoTarget.reply(send)
     return None if reply.ok else reply.error
@@ -219,8 +237,8 @@ def _clean_key(ledger: Ledger, kms: Any, entry: Entry) -> str:
     return f"kept: {error}"
 
 
-def _clean_store(ledger: Ledger, kms: Any, entry: Entry) -> str:
-    _error(lambda: kms.disconnect_custom_key_store(CustomKeyStoreId=entry.id))
+def _clean_store(ledger: Ledger, kms: Any, entry: Entry, patience: float = DISCONNECT_PATIENCE) -> str:
+    _disconnect(kms, entry.id, patience)
     error = _error(lambda: kms.delete_custom_key_store(CustomKeyStoreId=entry.id))
     if error in (None, "CustomKeyStoreNotFoundException"):
         ledger.remove(entry)

@@ -238,7 +238,7 @@ def _environment(*events: str) -> tuple[Callable[..., Step], frozenset[str], fro
         used = {s.cluster_id for s in world.stores}
         clusters = [c for c in world.clusters if c.cluster_id in used] * 3 + list(world.clusters)
         focus = pick(data, clusters).cluster_id if clusters else None
-        options = [(e, a) for e in events if e in session.capabilities.environment and e not in session.unsupported
+        options = [(e, a) for e in events if e in session.capabilities.generated_environment and e not in session.unsupported
                    for a in _arguments(e, world) if not a or not isinstance(a[0], str)
                    or not a[0].startswith("cluster-") or ids.parse_cluster_id(a[0]) == focus]
         if not options:
@@ -374,7 +374,7 @@ _SETTLE = next(r for r in RULES if r.name == "settle")
 def available_rules(capabilities: Capabilities, unsupported: dict[str, str]) -> list[Rule]:
     """The rules a target can take: its capabilities, minus what it answered "not implemented"."""
     ops = capabilities.operations - set(unsupported)
-    events = capabilities.environment - set(unsupported)
+    events = capabilities.generated_environment - set(unsupported)
     return [r for r in RULES
             if r.operations <= ops and (capabilities.time_travel or not r.time_travel)
             and (not r.events or r.events & events)]

@@ -90,7 +90,7 @@ class BotoTarget(Target):
         self.capabilities = Capabilities(
             operations=frozenset(CALLS), environment=frozenset(self._performers()),
             controlled_clock=self.info is not None and self.info.clock == "manual",
-            time_travel=self.info is not None and self.info.time_travel)
+            time_travel=self.info is not None and self.info.time_travel, setup_only=self._fakes())
 
     # --- the adapter interface ---------------------------------------------------------------
     def call(self, operation: str, params: Mapping[str, Any]) -> Reply:
@@ -140,6 +140,12 @@ class BotoTarget(Target):
             elif event in CLOUDHSM_EVENTS:
                 found[event] = self._or_fake(event, found[event])
         return found
+
+    def _fakes(self) -> frozenset[str]:
+        """The set-up controls this target only fakes."""
+        real = (self.info.events if self.info is not None else frozenset()) | (
+            CLOUDHSM_EVENTS if self.has_cloudhsm else frozenset())
+        return frozenset(e for e in SETUP_CONTROLS if e not in real or e in self._faked)
 
     def _or_fake(self, event: str, perform: Callable[..., EnvironmentReply]) -> Callable[..., EnvironmentReply]:
         def performed(*args: Any) -> EnvironmentReply:
