@@ -30,7 +30,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ckspec.conformance.recording import RecordingError, exit_status_name, record_program
+    from ckspec.conformance.recording import (
+        RecordingError,
+        exit_status_name,
+        record_program,
+    )
 
     argv = list(args.program)
     if not argv or argv[0] != "--":

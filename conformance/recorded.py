@@ -44,11 +44,11 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import attrs
-
 from ckspec.model.aws_service import cloudhsm, kms
 
 FORMAT = "ckspec-recorded-trace"
@@ -223,10 +223,10 @@ def _timestamp(text: Any) -> _dt.datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = _dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=_dt.UTC)  # naive means UTC
 
 
 def _typed(value: Any, shape: Any, where: str) -> Any:
@@ -253,7 +253,7 @@ def _typed(value: Any, shape: Any, where: str) -> Any:
             raise RecordedTraceError(f"{where}: not an ISO 8601 timestamp: {value!r}")
         return stamp
     if kind == "timestamp" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(value, _dt.UTC)
     return value
 
 

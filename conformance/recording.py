@@ -27,12 +27,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from pathlib import Path
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
-
 from ckspec.model.aws_service import kms
 
 from . import recorded
@@ -236,7 +235,7 @@ class RecordingTarget:
     the calls' time when it has one (``now``, in seconds). Environment controls and waiting
     are passed on and not recorded: the environment is what a recorded trace cannot see."""
 
-    def __init__(self, inner: Any, epoch: _dt.datetime = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)) -> None:
+    def __init__(self, inner: Any, epoch: _dt.datetime = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)) -> None:
         self.inner = inner
         self.name = f"recorded {getattr(inner, 'name', 'target')}"
         self.capabilities = inner.capabilities

@@ -163,9 +163,10 @@ def _check_length(shape: Any, length: int, where: str, value: Any) -> None:
         raise ParameterError(f"{where}: length {length} is longer than {high}")
 
 
-def check_output(operation: str, body: Mapping[str, Any]) -> list[str]:
-    """Problems with a response body against the operation's output shape (empty when it fits)."""
-    shape = kms().operation_model(operation).output_shape
+def check_output(operation: str, body: Mapping[str, Any], service: Any = None) -> list[str]:
+    """Problems with a response body against the operation's output shape (empty when it fits);
+    KMS unless another botocore ``service`` model is given (e.g. :func:`cloudhsm`)."""
+    shape = (service or kms()).operation_model(operation).output_shape
     problems: list[str] = []
     if shape is None:
         if body:
