@@ -31,6 +31,7 @@ are checked against botocore's shapes and error lists only.
 
 from __future__ import annotations
 
+import datetime as _dt
 import itertools
 import re
 from collections.abc import Iterable, Mapping
@@ -53,6 +54,7 @@ from ckspec.model.aws_service import (
     ParameterError,
     check_output,
     cloudhsm,
+    kms,
     validate_input,
 )
 from ckspec.model.executor import matching_rows, subject_context
@@ -292,7 +294,7 @@ class Observer:
                                               problems[0], f"{rules[0]}: the response does not fit botocore's "
                                                            f"{call.operation} output shape: {problems[0]}"))
         elif call.error is not None:
-            model = service or _kms()
+            model = service or kms()
             listed = {e.name for e in model.operation_model(call.operation).error_shapes}
             known = listed | _VALIDATION | NO_EFFECT_ERRORS | UNKNOWN_EFFECT_ERRORS
             if call.error.code not in known:
@@ -519,8 +521,6 @@ class Observer:
         if model_call.operation == "DescribeCustomKeyStores" and "CustomKeyStoreId" in model_call.kwargs:
             self.decided.add(ids.parse_store_id(model_call.kwargs["CustomKeyStoreId"]))
         if model_call.operation == "ScheduleKeyDeletion" and call.started is not None:
-            import datetime as _dt
-
             serial = ids.parse_key_id(model_call.kwargs.get("KeyId"))
             days = model_call.kwargs.get("PendingWindowInDays", 30)
             if serial is not None and isinstance(days, int):
@@ -646,12 +646,6 @@ class Observer:
 
 
 # --- helpers -------------------------------------------------------------------------------------------
-
-
-def _kms() -> Any:
-    from ckspec.model.aws_service import kms
-
-    return kms()
 
 
 def _branch_rules(op: Operation) -> tuple[str, ...]:

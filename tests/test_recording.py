@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
 from ckspec.conformance import recorded
+from ckspec.conformance.observer import check_trace
 from ckspec.conformance.record_hook import ckspec_record_hook as hook
 from ckspec.conformance.recording import (
     BOOTSTRAP_DIR,
@@ -263,3 +264,19 @@ def test_the_hook_needs_nothing_but_the_standard_library():
         text = path.read_text(encoding="utf-8")
         assert "import ckspec" not in text.replace("import ckspec_record_hook", "") and "from ckspec" not in text
         assert "import attrs" not in text
+
+
+def test_cloudhsmv2_calls_are_recorded_and_checked_against_botocore(tmp_path):
+    """CloudHSM v2 calls are recorded too; the observer holds them to botocore's shapes and enums (CL-01)."""
+    hsm = boto3.client("cloudhsmv2", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+    stub = Stubber(hsm)
+    stub.add_response("describe_clusters", {"Clusters": [{"ClusterId": "cluster-234567abcdefg", "State": "ACTIVE"}]})
+    with stub, recording(tmp_path / "trace.json") as rec:
+        hsm.describe_clusters()
+    (call,) = rec.trace.calls
+    assert (call.service, call.operation) == ("cloudhsmv2", "DescribeClusters")
+    assert check_trace(rec.trace).conforms
+    data = rec.trace.as_json()
+    data["calls"][0]["response"]["Clusters"][0]["State"] = "WOBBLY"
+    verdict = check_trace(recorded.parse(data))
+    assert not verdict.conforms and "ClusterState" in verdict.failure.detail
