@@ -45,8 +45,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="reference",
-                   help="reference, reference:random, reference:free, mutant:NAME, or module.path:ClassName "
-                        "(default %(default)s)")
+                   help="reference, reference:random, reference:free, mutant:NAME, http://HOST:PORT (any AWS-compatible "
+                        "endpoint, through boto3), or module.path:ClassName (default %(default)s)")
+    p.add_argument("--region", help="AWS Region for targets reached over the wire (default: AWS_REGION, "
+                                    "AWS_DEFAULT_REGION, else us-east-1)")
+    p.add_argument("--profile", help="AWS credentials profile for targets reached over the wire (default: the "
+                                     "usual AWS credential chain; a local endpoint gets placeholder credentials)")
+    p.add_argument("--i-accept-aws-costs", action="store_true",
+                   help="required by --target aws, which runs against a real AWS account and costs money")
+    p.add_argument("--aws-cluster", action="append", default=[], metavar="CLUSTER_ID=TRUST_ANCHOR.pem",
+                   help="a ready CloudHSM cluster --target aws may use (repeat; the starting account needs 3)")
     p.add_argument("--poll-budget", type=_at_least_one, default=30, metavar="N",
                    help="polls of asynchronous work before an example is inconclusive (default %(default)s)")
     p.add_argument("--poll-interval", type=_seconds, default=1.0, metavar="SECONDS",
@@ -70,12 +78,13 @@ def _seconds(text: str) -> float:
     return value
 
 
-def target_spec(name: str) -> Any:
+def target_spec(args: argparse.Namespace) -> Any:
     """The named target, probed once; CliError (exit 2) for a bad name, TargetUnreachable (exit 3)."""
     from ckspec.conformance import TargetNameError, load_target
 
     try:
-        spec = load_target(name)
+        spec = load_target(args.target, region=args.region, profile=args.profile,
+                           accept_aws_costs=args.i_accept_aws_costs, aws_clusters=tuple(args.aws_cluster))
         spec.make(0).close()
     except TargetNameError as exc:
         raise CliError(str(exc)) from None
@@ -120,7 +129,7 @@ def _check(args: argparse.Namespace) -> int:
     from ckspec.conformance.engine import CheckOptions, check
 
     outputs = {k: _output_file(getattr(args, k)) for k in ("junit", "html", "json")}
-    spec = target_spec(args.target)
+    spec = target_spec(args)
     failures_dir = None if args.no_save else Path(args.failures_dir)
     options = CheckOptions(examples=args.examples, steps=args.steps, seed=args.seed, poll_budget=args.poll_budget,
                            poll_interval=args.poll_interval, shrink=not args.no_shrink, failures_dir=failures_dir)

@@ -8,6 +8,12 @@
   (work may complete between any two calls, as with a real service);
 * ``mutant:NAME``: a seeded-bug target (``ckspec mutants`` lists them; a unique prefix such
   as ``mutant:CONNECT-03`` is enough);
+* ``http://HOST:PORT`` (or ``https://``): any AWS-compatible endpoint, through boto3 and the
+  real wire protocol (:class:`ckspec.conformance.wire.BotoTarget`); ``region`` and
+  ``profile`` choose the region and the credentials (default: the usual AWS environment
+  variables, else ``us-east-1`` and placeholder credentials);
+* ``aws``: a real AWS account, only with ``accept_aws_costs`` and ready clusters of your own
+  (:mod:`ckspec.conformance.aws_target`; never in CI);
 * ``package.module:ClassName`` or ``path/to/file.py:ClassName``: your own adapter class
   (see the README). It is instantiated once per example, with ``seed=`` when its
   constructor takes that keyword.
@@ -56,8 +62,11 @@ def _check_adapter(name: str, target: Any) -> None:
             f"target {name}: {type(target).__name__} is not an adapter (missing {', '.join(missing)})")
 
 
-def load_target(name: str) -> TargetSpec:
-    """The target a ``--target`` value names; TargetNameError if there is none."""
+def load_target(name: str, *, region: str | None = None, profile: str | None = None, accept_aws_costs: bool = False,
+                aws_clusters: tuple[str, ...] = ()) -> TargetSpec:
+    """The target a ``--target`` value names; TargetNameError if there is none. ``region`` and
+    ``profile`` apply to targets reached over the wire; ``accept_aws_costs`` and
+    ``aws_clusters`` to ``aws`` (:mod:`ckspec.conformance.aws_target`)."""
     from .mutants import MUTANTS
     from .reference import ReferenceTarget
 
@@ -77,10 +86,36 @@ def load_target(name: str) -> TargetSpec:
                                   f"mutant prefix {wanted!r} is ambiguous: {', '.join(found)}")
         cls = MUTANTS[found[0]]
         return TargetSpec(f"mutant:{found[0]}", cls)
+    if name == "aws":
+        from .aws_target import AwsConfigurationError, aws_target_factory
+
+        try:
+            return TargetSpec(name, aws_target_factory(accepted=accept_aws_costs, clusters=list(aws_clusters),
+                                                       region=region, profile=profile))
+        except AwsConfigurationError as exc:
+            raise TargetNameError(str(exc)) from None
+    if name.startswith(("http://", "https://")):
+        return _endpoint_target(name, region, profile)
     if ":" in name:
         return _user_target(name)
     raise TargetNameError(f"unknown target {name!r}: use reference, reference:random, reference:free, "
-                          f"mutant:NAME or module.path:ClassName")
+                          f"mutant:NAME, http://HOST:PORT or module.path:ClassName")
+
+
+def _endpoint_target(url: str, region: str | None, profile: str | None) -> TargetSpec:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port == -1 or parts.query or parts.fragment:
+        raise TargetNameError(f"target {url!r}: expected an endpoint URL such as http://127.0.0.1:4566")
+    from .wire import BotoTarget
+
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return TargetSpec(url, lambda seed: BotoTarget(seed, endpoint_url=url, region=region, profile=profile))
 
 
 def _user_target(name: str) -> TargetSpec:
