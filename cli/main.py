@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from . import (check_command, cleanup_command, diagrams_command, explore_command, mutants_command, prove_command, replay_command,
-               rules_command, run_command)
+               rules_command, run_command, scorecard_command)
 from .errors import CliError
 
 COMMANDS = (run_command, explore_command, prove_command, diagrams_command, rules_command, check_command,
-            replay_command, mutants_command, cleanup_command)
+            replay_command, mutants_command, cleanup_command, scorecard_command)
 
 
 class _Parser(argparse.ArgumentParser):

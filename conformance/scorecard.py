@@ -15,6 +15,10 @@ while the rules observed before the failure still count. Each rule then gets one
 * **not applicable**: the catalog says why the model does not encode it;
 * **not reached**: none of the above (a longer run may reach it).
 
+A target may say which environment controls it only pretended to perform (a ``faked``
+attribute mapping each control to the times it was faked, as the moto targets do for the
+HSMs moto cannot create): the rules those controls cite are not counted as exercised by them.
+
 Examples are drawn from a seeded pseudo-random generator (not Hypothesis), so a scorecard is
 repeatable: the same seed, target and budget give the same examples.
 """
@@ -25,7 +29,7 @@ import platform
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -37,6 +41,7 @@ from ckspec.model.transitions import CALLS, OPERATIONS
 from .checker import Inconclusive, Nonconformance
 from .coverage import Coverage
 from .engine import Failure, failure_from, generated_example, minimise, replay
+from .generator import RULES, Memory, Rule
 from .session import Session, program
 from .steps import Step
 from .targets import TargetSpec
@@ -50,6 +55,16 @@ _INTERNAL_NEEDS = {
     "ReadsCatchUp": frozenset({"CreateCustomKeyStore"}),
     "KeyDeletionCompletes": frozenset({"CreateCustomKeyStore", "CreateKey", "ScheduleKeyDeletion"}),
 }
+#: what must have happened before an environment control can apply
+_EVENT_NEEDS = {
+    "restore_backup": frozenset({"backup_cluster"}), "free_subnet": frozenset({"exhaust_subnet"}),
+    "repair_security_group": frozenset({"break_security_group"}), "sessions_freed": frozenset({"sessions_exhausted"}),
+    "kmsuser_logs_out": frozenset({"kmsuser_logs_in"}), "network_fault_ends": frozenset({"network_fault_begins"}),
+    "internal_fault_ends": frozenset({"internal_fault_begins"}),
+}
+#: facts that only a fault makes false, and the control that begins the fault
+_FAULTS = {"kms_ok": "internal_fault_begins", "network_ok": "network_fault_begins",
+           "sessions_free": "sessions_exhausted"}
 #: what must exist before a row about a present subject can apply
 _SUBJECT_NEEDS = {"store": frozenset({"CreateCustomKeyStore"}),
                   "key": frozenset({"CreateCustomKeyStore", "CreateKey"})}
@@ -93,10 +108,16 @@ class Scorecard:
     unsupported: dict[str, str] = attrs.field(factory=dict)
     #: operations and controls the target's capabilities leave out (never generated)
     not_offered: tuple[str, ...] = ()
+    #: the KMS operations the target's capabilities offer
+    offered: frozenset[str] = frozenset()
+    #: one-step examples run after the budget, for operations no example called
+    probes: int = 0
     #: one per distinct failure, minimised, in the order first seen
     failures: list[Failure] = attrs.field(factory=list)
     #: how many examples ended with each failure (same order as ``failures``)
     occurrences: list[int] = attrs.field(factory=list)
+    #: environment control -> times the target faked it (see the module's docstring)
+    faked: Counter = attrs.field(factory=Counter)
     inconclusive: list[str] = attrs.field(factory=list)
 
     def rules(self) -> list[RuleVerdict]:
@@ -130,12 +151,13 @@ class Scorecard:
     def as_json(self, command: str = "") -> dict[str, Any]:
         return {
             "target": self.target, "command": command, "versions": self.versions, "seed": self.options.seed,
-            "examples": self.examples, "steps": self.steps, "seconds": round(self.seconds, 3),
+            "examples": self.examples, "probes": self.probes, "steps": self.steps, "seconds": round(self.seconds, 3),
             "counts": self.counts(),
             "rules": [{"id": r.id, "status": r.status, "runs": r.runs, "failure": r.failure} for r in self.rules()],
             "failures": [dict(f.as_dict(), examples=n) for f, n in zip(self.failures, self.occurrences)],
             "unsupported": dict(sorted(self.unsupported.items())),
             "not_offered": list(self.not_offered),
+            "faked": dict(sorted(self.faked.items())),
             "inconclusive": dict(Counter(self.inconclusive).most_common()),
         }
 
@@ -158,15 +180,29 @@ def rule_needs() -> dict[str, tuple[frozenset[str], ...]]:
     for op in OPERATIONS.values():
         base = frozenset({op.name}) if op.kind == "call" else _INTERNAL_NEEDS.get(op.name, frozenset())
         for row in op.rows:
-            way = base
+            way = base | frozenset(begins for fact, begins in _FAULTS.items() if _needs_false(row.when, fact))
             if "ABSENT" not in row.states:
                 way = way | _SUBJECT_NEEDS.get(op.subject, frozenset())
             for rule in row.rules:
                 found.setdefault(rule, set()).add(way)
     for name, event in EVENTS.items():
         for rule in event.rules:
-            found.setdefault(rule, set()).add(frozenset({name}))
+            found.setdefault(rule, set()).add(frozenset({name}) | _EVENT_NEEDS.get(name, frozenset()))
     return {rule: tuple(sorted(ways, key=sorted)) for rule, ways in found.items()}
+
+
+def _needs_false(guard: Any, name: str) -> bool:
+    """Whether ``guard`` is false whenever the fact ``name`` is true, whatever the others are
+    (three-valued: None is "unknown")."""
+    def conj(parts: list[bool | None]) -> bool | None:
+        return False if False in parts else None if None in parts else True
+
+    def disj(parts: list[bool | None]) -> bool | None:
+        return True if True in parts else None if None in parts else False
+
+    value = guard.fold(lambda fact: True if fact == name else None, lambda x: None if x is None else not x,
+                       conj, disj)
+    return value is False
 
 
 def versions(packages: Iterable[str] = ()) -> dict[str, str]:
@@ -222,10 +258,8 @@ def scorecard(spec: TargetSpec, options: ScorecardOptions = ScorecardOptions(),
     #: failure -> (the shortest steps seen, the target seed they ran with, the exception)
     found: dict[_Key, tuple[tuple[Step, ...], int, Nonconformance]] = {}
     seen: Counter = Counter()
-    for _ in range(options.examples):
-        draws = _RandomDraws(random.Random(rng.getrandbits(64)))
-        target_seed = draws.integer(0, 2**31 - 1)
-        failure = _example(spec, options, draws, target_seed, card)
+
+    def note(failure: Nonconformance | None, target_seed: int) -> None:
         if failure is not None:
             key = _key(failure)
             seen[key] += 1
@@ -234,6 +268,23 @@ def scorecard(spec: TargetSpec, options: ScorecardOptions = ScorecardOptions(),
                 found[key] = (steps, target_seed, failure)
         if progress is not None:
             progress(card)
+
+    probe = spec.make(0)
+    try:
+        card.offered = frozenset(probe.capabilities.operations)
+        offered = probe.capabilities.operations | probe.capabilities.environment
+        card.not_offered = tuple(sorted((set(CALLS) | set(EVENTS)) - offered))
+    finally:
+        probe.close()
+    for _ in range(options.examples):
+        card.examples += 1
+        draws = _RandomDraws(random.Random(rng.getrandbits(64)))
+        target_seed = draws.integer(0, 2**31 - 1)
+        note(_example(spec, options, target_seed, card,
+                      lambda session, d=draws: generated_example(session, d, options.steps)), target_seed)
+    for target_seed, drive in _untried(card, rng):
+        card.probes += 1
+        note(_example(spec, options, target_seed, card, drive), target_seed)
     for key, (steps, target_seed, exc) in found.items():
         card.failures.append(_reproduction(spec, options, key, steps, target_seed, exc))
         card.occurrences.append(seen[key])
@@ -241,28 +292,75 @@ def scorecard(spec: TargetSpec, options: ScorecardOptions = ScorecardOptions(),
     return card
 
 
-def _example(spec: TargetSpec, options: ScorecardOptions, draws: _RandomDraws, target_seed: int,
-             card: Scorecard) -> Nonconformance | None:
-    """One example on a fresh target; the nonconformance that ended it, if any."""
+def _untried(card: Scorecard, rng: random.Random) -> Iterator[tuple[int, Callable[[Session], None]]]:
+    """For each KMS operation the target offers that no example called (on a target without
+    stores, ConnectCustomKeyStore is never generated), a one-step example that calls it: a step
+    of a generator rule that calls it, drawn in the starting account (so about a store or key
+    that does not exist: CONNECT-01, KS-09, ...). The scorecard then knows whether the target
+    implements it."""
+    hopeless: set[str] = set()
+    for rule in RULES:
+        # rules that need a store or a key name one that does not exist when there is none; the
+        # others (a connected store, pending work) cannot be drawn in the starting account
+        if rule.events or rule.time_travel or rule.needs not in ("", "store", "key"):
+            continue
+        while True:
+            tried = {op for (_, op, _) in card.coverage.cells} | set(card.unsupported) | hopeless
+            wanted = (rule.operations & card.offered) - tried
+            if not wanted:
+                break
+            draws = _RandomDraws(random.Random(rng.getrandbits(64)))
+
+            def drive(session: Session, rule: Rule = rule, draws: _RandomDraws = draws,
+                      wanted: frozenset[str] = frozenset(wanted)) -> None:
+                for _ in range(64):  # a rule's draw picks among its operations: draw until one is wanted
+                    step = rule.draw(draws, session.world, Memory(), session)
+                    step = step[0] if isinstance(step, tuple) else step
+                    if getattr(step, "operation", None) in wanted:
+                        hopeless.add(step.operation)  # tried now, whatever the answer
+                        session.run(step)
+                        return
+                hopeless.update(wanted)  # this rule never calls them from the starting account
+
+            yield draws.integer(0, 2**31 - 1), drive
+
+
+def _example(spec: TargetSpec, options: ScorecardOptions, target_seed: int, card: Scorecard,
+             drive: Callable[[Session], None]) -> Nonconformance | None:
+    """One example on a fresh target, driven by ``drive`` after the starting account; the
+    nonconformance that ended it, if any."""
     target = spec.make(target_seed)
     session = Session(target, poll_budget=options.poll_budget, poll_interval=options.poll_interval,
                       unsupported=card.unsupported)
-    if card.examples == 0:
-        offered = session.capabilities.operations | session.capabilities.environment
-        card.not_offered = tuple(sorted((set(CALLS) | set(EVENTS)) - offered))
     try:
         session.setup()
-        generated_example(session, draws, options.steps)
+        drive(session)
     except Nonconformance as exc:
         return exc
     except Inconclusive as exc:
         card.inconclusive.append(str(exc))
     finally:
         session.close()
-        card.examples += 1
         card.steps += session.steps_run
+        _discount_fakes(session.coverage, getattr(target, "faked", None), card.faked)
         card.coverage.merge(session.coverage)
     return None
+
+
+def _discount_fakes(coverage: Coverage, faked: Any, total: Counter) -> None:
+    """Take out of ``coverage`` the rule counts of environment controls the target faked."""
+    if not isinstance(faked, Mapping):
+        return
+    for event, times in faked.items():
+        if event not in EVENTS or not isinstance(times, int):
+            continue
+        total[event] += times
+        for rule in EVENTS[event].rules:
+            left = coverage.rules.get(rule, 0) - times
+            if left > 0:
+                coverage.rules[rule] = left
+            else:
+                coverage.rules.pop(rule, None)
 
 
 def _reproduction(spec: TargetSpec, options: ScorecardOptions, key: _Key, steps: tuple[Step, ...],
