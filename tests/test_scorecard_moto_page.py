@@ -69,7 +69,7 @@ def test_each_failure_on_the_page_still_fails(rule, program):
 def test_a_short_run_of_the_same_scorecard_finds_nothing_the_page_does_not_list():
     """The page's seed and step budget, fewer examples (the same first examples): every rule this
     run fails, and every operation it finds unimplemented, the page lists."""
-    card = scorecard(load_target("moto"), ScorecardOptions(examples=15, steps=_command_value("--steps"),
+    card = scorecard(load_target("moto"), ScorecardOptions(examples=10, steps=_command_value("--steps"),
                                                            seed=_command_value("--seed"), minimise=False))
     page = _column("moto")
     assert {blamed(f) for f in card.failures} <= {r for r, s in page.items() if s == "fail"}
