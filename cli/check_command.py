@@ -45,8 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="reference",
-                   help="reference, reference:random, reference:free, mutant:NAME, http://HOST:PORT (any AWS-compatible "
-                        "endpoint, through boto3), or module.path:ClassName (default %(default)s)")
+                   help="reference, reference:random, reference:free, mutant:NAME, moto, moto-server, http://HOST:PORT "
+                        "(any AWS-compatible endpoint, through boto3), or module.path:ClassName (default %(default)s)")
     p.add_argument("--region", help="AWS Region for targets reached over the wire (default: AWS_REGION, "
                                     "AWS_DEFAULT_REGION, else us-east-1)")
     p.add_argument("--profile", help="AWS credentials profile for targets reached over the wire (default: the "

@@ -80,8 +80,11 @@ def _hsm_id(serial: int) -> str:
 @functools.cache
 def _botocore_session() -> botocore.session.Session:
     """One botocore session for every example: its loader reads each service model once
-    (a fresh session per example spends most of a short example loading JSON)."""
-    return botocore.session.Session()
+    (a fresh session per example spends most of a short example loading JSON). Endpoints
+    configured in the environment (``AWS_ENDPOINT_URL``) are ignored: requests go to moto only."""
+    session = botocore.session.Session()
+    session.set_config_variable("ignore_configured_endpoint_urls", True)
+    return session
 
 
 class _FakesMissingSetup(BotoTarget):
@@ -95,29 +98,33 @@ class _FakesMissingSetup(BotoTarget):
         return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=region,
                                      botocore_session=_botocore_session())
 
-    #: controls with no moto API: activation and kmsuser (no AWS API either), HSMs and
-    #: initialization (AWS has them; moto 5.2 does not)
-    FAKED = frozenset({"activate_cluster", "create_kmsuser", "create_hsm", "initialize_cluster"})
+    #: set-up controls no API performs (activation and kmsuser happen in the CloudHSM CLI):
+    #: BotoTarget fakes them; here only while the starting account is built
+    NO_API = frozenset({"activate_cluster", "create_kmsuser"})
+    #: set-up controls AWS has an API for and moto (5.2) does not implement
+    MOTO_LACKS = frozenset({"create_hsm", "initialize_cluster"})
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        #: control -> times it was faked (read by the scorecard: no rule passes on a fake)
+        self.faked: Counter[str] = Counter()
+        self._setup_left = len(setup_steps())
+        self._faked_hsms: Counter[str] = Counter()
+        super().__init__(*args, **options)
 
     def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
-        if not hasattr(self, "faked"):
-            #: control -> times it was faked (read by the scorecard: no rule passes on a fake)
-            self.faked: Counter[str] = Counter()
-            self._setup_left = len(setup_steps())
-            self._faked_hsms: Counter[str] = Counter()
-        in_setup, self._setup_left = self._setup_left > 0, self._setup_left - 1
-        if event == "delete_cluster" and self._faked_hsms.get(args[0]):
+        in_setup = self._setup_left > 0
+        self._setup_left -= 1
+        if event == "delete_cluster" and self._faked_hsms[args[0]]:
             return EnvironmentReply(False)  # CL-07: a cluster with HSMs cannot be deleted
-        if event in ("activate_cluster", "create_kmsuser") or event not in self.FAKED:
-            if event in self.FAKED and not in_setup:
+        if event in self.NO_API:
+            if not in_setup:
                 raise NotImplementedError(f"{self.name}: {event} has no API; faked only for the starting account")
-            if event in self.FAKED:
-                self.faked[event] += 1
-            return super().environment(event, args)  # BotoTarget's own thin fake, or moto's API
+            self.faked[event] += 1
+            return super().environment(event, args)
         try:
             return super().environment(event, args)
         except NotImplementedError:
-            if not in_setup:
+            if not in_setup or event not in self.MOTO_LACKS:
                 raise
         self.faked[event] += 1
         cluster = args[0]
