@@ -30,7 +30,7 @@ import inspect
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Self
 
 import attrs
 
@@ -68,7 +68,7 @@ class TargetSpec:
         if callable(release):
             release()
 
-    def __enter__(self) -> TargetSpec:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
