@@ -45,8 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="reference",
-                   help="reference, reference:random, reference:free, mutant:NAME, http://HOST:PORT (any AWS-compatible "
-                        "endpoint, through boto3), or module.path:ClassName (default %(default)s)")
+                   help="reference, reference:random, reference:free, mutant:NAME, moto, moto-server, http://HOST:PORT "
+                        "(any AWS-compatible endpoint, through boto3), or module.path:ClassName (default %(default)s)")
     p.add_argument("--region", help="AWS Region for targets reached over the wire (default: AWS_REGION, "
                                     "AWS_DEFAULT_REGION, else us-east-1)")
     p.add_argument("--profile", help="AWS credentials profile for targets reached over the wire (default: the "
@@ -79,15 +79,23 @@ def _seconds(text: str) -> float:
 
 
 def target_spec(args: argparse.Namespace) -> Any:
-    """The named target, probed once; CliError (exit 2) for a bad name, TargetUnreachable (exit 3)."""
+    """The named target, probed once; CliError (exit 2) for a bad name, TargetUnreachable (exit 3).
+    Use it as a context manager: what the target holds for the run (a server) is released at the end."""
     from ckspec.conformance import TargetNameError, load_target
 
     try:
         spec = load_target(args.target, region=args.region, profile=args.profile,
                            accept_aws_costs=args.i_accept_aws_costs, aws_clusters=tuple(args.aws_cluster))
-        spec.make(0).close()
     except TargetNameError as exc:
         raise CliError(str(exc)) from None
+    try:
+        spec.make(0).close()
+    except TargetNameError as exc:
+        spec.close()
+        raise CliError(str(exc)) from None
+    except BaseException:
+        spec.close()
+        raise
     return spec
 
 
@@ -129,12 +137,11 @@ def _check(args: argparse.Namespace) -> int:
     from ckspec.conformance.engine import CheckOptions, check
 
     outputs = {k: _output_file(getattr(args, k)) for k in ("junit", "html", "json")}
-    spec = target_spec(args)
     failures_dir = None if args.no_save else Path(args.failures_dir)
     options = CheckOptions(examples=args.examples, steps=args.steps, seed=args.seed, poll_budget=args.poll_budget,
                            poll_interval=args.poll_interval, shrink=not args.no_shrink, failures_dir=failures_dir)
     quiet = args.json == "-"
-    with progress(f"checking {spec.name}", enabled=not quiet) as update:
+    with target_spec(args) as spec, progress(f"checking {spec.name}", enabled=not quiet) as update:
         result = check(spec, options, lambda r: update(f"example {r.examples}/{args.examples}, {r.steps} steps"))
     seed = result.seed
     command = (f"ckspec check --target {shlex.quote(spec.name)} --examples {args.examples} --steps {args.steps} "

@@ -38,8 +38,8 @@ def _replay(args: argparse.Namespace) -> int:
         trace = load_trace(Path(args.file))
     except TraceError as exc:
         raise CliError(str(exc)) from None
-    spec = target_spec(args)
-    result = replay(spec, trace.steps, trace.seed, poll_budget=args.poll_budget, poll_interval=args.poll_interval)
+    with target_spec(args) as spec:
+        result = replay(spec, trace.steps, trace.seed, poll_budget=args.poll_budget, poll_interval=args.poll_interval)
     error = result.error
     summary = {"file": args.file, "target": spec.name, "verdict": result.verdict, "steps": len(trace.steps),
                "recorded_failure": trace.failure.get("message"),

@@ -9,9 +9,10 @@ Rooms: ``adapter`` (the interface), ``reference`` (the model as a target), ``mut
 (seeded-bug targets), ``targets`` (naming targets), ``identity`` (ID mapping and reply
 comparison), ``checker`` (possible worlds), ``session`` (one target, step by step),
 ``steps`` and ``traces`` (written forms), ``generator`` (drawing steps, swarm testing),
-``engine`` (a run), ``coverage`` and ``reports`` (what a run shows), ``pytest_plugin``;
-``recording`` (with ``record_hook``), ``recorded`` and ``observer``: recording what a real program
-did, and checking it as an observer.
+``engine`` (a run), ``coverage`` and ``reports`` (what a run shows), ``scorecard`` and
+``scorecard_page`` (every rule judged over many examples, as a page), ``moto_targets``,
+``pytest_plugin``; ``recording`` (with ``record_hook``), ``recorded`` and ``observer``:
+recording what a real program did, and checking it as an observer.
 """
 
 from .adapter import (AdapterError, Capabilities, EnvironmentReply, Reply, Target, TargetUnreachable,

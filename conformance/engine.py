@@ -144,6 +144,22 @@ def minimise(spec: TargetSpec, steps: Sequence[Step], seed: int, same: Callable[
     return current, last
 
 
+def generated_example(session: Session, data: Any, steps: int) -> None:
+    """Draw and run up to ``steps`` steps on a session whose starting account is set up: the
+    rules this example enables (swarm testing), then one step at a time from the worlds the
+    model still allows. ``data`` is a :class:`~.generator.Draws`. Raises what the session raises."""
+    memory = Memory()
+    rules = swarm(data, available_rules(session.capabilities, session.unsupported))
+    # like Hypothesis's stateful testing: a "go on?" choice before each step, which shrinks
+    # to "stop", and most examples run to the step limit
+    go_on = 1 - 1 / (2 * steps)
+    for _ in range(steps):
+        if not data.boolean(go_on):
+            break
+        memory.note(session.world)
+        session.run(draw_step(data, rules, session, memory))
+
+
 class _Abort(BaseException):
     """Carries an error that must end the run at once (a broken adapter, an unreachable target)
     through Hypothesis, which would otherwise shrink it like a failure."""
@@ -172,18 +188,9 @@ class _Run:
             raise _Abort(exc) from None
         session = Session(target, poll_budget=self.options.poll_budget,
                           poll_interval=self.options.poll_interval, unsupported=result.unsupported)
-        memory = Memory()
         try:
             session.setup()
-            rules = swarm(data, available_rules(session.capabilities, result.unsupported))
-            # like Hypothesis's stateful testing: a "go on?" choice before each step, which shrinks
-            # to "stop", and most examples run to the step limit
-            go_on = 1 - 1 / (2 * self.options.steps)
-            for _ in range(self.options.steps):
-                if not data.boolean(go_on):
-                    break
-                memory.note(session.world)
-                session.run(draw_step(data, rules, session, memory))
+            generated_example(session, data, self.options.steps)
         except Inconclusive as exc:
             result.inconclusive.append(str(exc))
         except (AdapterError, TargetUnreachable) as exc:
@@ -272,7 +279,7 @@ def _report(spec: TargetSpec, options: CheckOptions, found: tuple[Nonconformance
                                   **replay_options)
         exc = smaller or exc
         steps = tuple(getattr(exc, "steps", steps))
-    failure = _failure(exc, steps, target_seed, program(spec.name, steps, exc.failure.message, target_seed))
+    failure = failure_from(exc, steps, target_seed, program(spec.name, steps, exc.failure.message, target_seed))
     if options.failures_dir is not None:
         path = save_trace(options.failures_dir, spec.name, failure)
         failure = attrs.evolve(failure, trace_file=str(path))
@@ -291,11 +298,13 @@ def _replay_saved(spec: TargetSpec, options: CheckOptions, result: RunResult, re
         if outcome.verdict == "non-conformant":
             exc = outcome.error
             steps = tuple(getattr(exc, "steps", trace.steps))
-            failure = _failure(exc, steps, trace.seed, program(spec.name, steps, exc.failure.message, trace.seed))
+            failure = failure_from(exc, steps, trace.seed, program(spec.name, steps, exc.failure.message, trace.seed))
             result.failures.append(attrs.evolve(failure, trace_file=str(path), regression=True))
 
 
-def _failure(exc: Nonconformance, steps: tuple[Step, ...], seed: int, text: str) -> Failure:
+def failure_from(exc: Nonconformance, steps: tuple[Step, ...], seed: int, text: str) -> Failure:
+    """The report of a nonconformance: its rules, expected and observed outcomes, and the steps
+    (with the program ``text``) that reproduce it on a target made with ``seed``."""
     last = steps[-1] if steps else None
     operation = getattr(last, "operation", None) or getattr(last, "event", None) or type(last).__name__
     return Failure(exc.failure.message, exc.failure.rules, tuple(getattr(exc, "path_rules", ())),

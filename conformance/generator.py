@@ -177,6 +177,12 @@ def create_key(data, world, memory, session) -> Step:
     return call("CreateKey", CustomKeyStoreId=_store(data, world, memory), Origin="AWS_CLOUDHSM")
 
 
+def random_bytes(data, world, memory, session) -> Step:
+    """GenerateRandom from a store, often one that does not exist (RAND-03) or is not CONNECTED
+    (RAND-02)."""
+    return call("GenerateRandom", CustomKeyStoreId=_store(data, world, memory), NumberOfBytes=16)
+
+
 def describe_key(data, world, memory, session) -> Step:
     return call("DescribeKey", KeyId=_key(data, world, memory))
 
@@ -201,11 +207,25 @@ def crypto(data, world, memory, session) -> Step:
     return call("Encrypt", KeyId=_key(data, world, memory), Plaintext=PLAINTEXT)
 
 
+#: the operations of each kind of probe (a probe is drawn only among those the target can take)
+_PROBE_OPERATIONS = (("DescribeCustomKeyStores",), ("DescribeCustomKeyStores",), ("CreateKey",),
+                     ("ScheduleKeyDeletion",), ("EnableKeyRotation", "GetKeyRotationStatus"),
+                     ("GenerateDataKeyPair",), ("GenerateDataKey", "GenerateDataKeyWithoutPlaintext"),
+                     ("CreateCustomKeyStore",))
+
+
+def _usable(session: Any, operation: str) -> bool:
+    return operation in session.capabilities.operations and operation not in session.unsupported
+
+
 def probe(data, world, memory, session) -> Step:
     """Requests the documentation answers with an error whatever the state: malformed or
     forbidden ones (AMB-18, CREATE-01, DESC-02, AMB-17, DESC-04, KEY-05, AMB-19, AMB-36, KS-09,
-    CRYPTO-06, AMB-23), and a cluster that does not exist (CREATE-04)."""
-    how = data.below(8)
+    CRYPTO-06, AMB-23), and a cluster that does not exist (CREATE-04). Only the kinds whose
+    operations the target takes are drawn (a target without custom key stores still gets the
+    key probes)."""
+    kinds = [i for i, ops in enumerate(_PROBE_OPERATIONS) if any(_usable(session, op) for op in ops)]
+    how = kinds[data.below(len(kinds))] if kinds else 0
     store, key = _store(data, world, memory), _key(data, world, memory)
     if how == 0:
         return call("DescribeCustomKeyStores", CustomKeyStoreId=store, CustomKeyStoreName=pick(data, NAMES))
@@ -217,11 +237,13 @@ def probe(data, world, memory, session) -> Step:
     if how == 3:
         return call("ScheduleKeyDeletion", KeyId=key, PendingWindowInDays=pick(data, (5, 31)))
     if how == 4:
-        return call(pick(data, ("EnableKeyRotation", "GetKeyRotationStatus")), KeyId=key)
+        usable = [op for op in _PROBE_OPERATIONS[4] if _usable(session, op)]
+        return call(pick(data, usable or _PROBE_OPERATIONS[4]), KeyId=key)
     if how == 5:
         return call("GenerateDataKeyPair", KeyId=key, KeyPairSpec="RSA_2048")
     if how == 6:
-        return call(pick(data, ("GenerateDataKey", "GenerateDataKeyWithoutPlaintext")), KeyId=key, KeySpec="AES_256")
+        usable = [op for op in _PROBE_OPERATIONS[6] if _usable(session, op)]
+        return call(pick(data, usable or _PROBE_OPERATIONS[6]), KeyId=key, KeySpec="AES_256")
     cluster = pick(data, [c for c in world.clusters if c.trust_anchor] or list(world.clusters))
     if data.boolean():  # CREATE-01, AMB-18: no password
         return call("CreateCustomKeyStore", CustomKeyStoreName=pick(data, NAMES),
@@ -293,6 +315,9 @@ class Rule:
     events: frozenset[str] = frozenset()
     #: the rule needs a clock that can jump days
     time_travel: bool = False
+    #: the rule is offered when the target takes any of its operations (its draw picks among
+    #: those), not only when it takes all of them
+    any_operation: bool = False
     weight: int = 1
     #: a precondition on the current world (see :func:`world_flags`): "store" (one exists),
     #: "connected", "key", "async" (work or a lagging read is pending), "deletion" (a key is
@@ -342,7 +367,8 @@ RULES: tuple[Rule, ...] = (
     Rule("update_cluster", update_cluster, _ops("UpdateCustomKeyStore"), needs="store"),
     Rule("describe", describe, _ops("DescribeCustomKeyStores"), weight=2),
     Rule("paginate", paginate, _ops("DescribeCustomKeyStores"), needs="store"),
-    Rule("create_key", create_key, _ops("CreateKey"), needs="store"),
+    # no precondition: without a store, CreateKey names one that does not exist (KEY-04)
+    Rule("create_key", create_key, _ops("CreateKey")),
     Rule("create_key_connected", create_key_connected, _ops("CreateKey"), weight=3, needs="connected"),
     Rule("describe_key", describe_key, _ops("DescribeKey"), weight=3, needs="key"),
     Rule("key_state", key_state, _ops("EnableKey", "DisableKey"), needs="key"),
@@ -350,7 +376,7 @@ RULES: tuple[Rule, ...] = (
     Rule("crypto", crypto, _ops("Encrypt", "Decrypt", "GenerateRandom"), needs="key"),
     Rule("probe", probe, _ops("DescribeCustomKeyStores", "CreateKey", "ScheduleKeyDeletion", "EnableKeyRotation",
                               "GetKeyRotationStatus", "GenerateDataKeyPair", "GenerateDataKey",
-                              "GenerateDataKeyWithoutPlaintext", "CreateCustomKeyStore")),
+                              "GenerateDataKeyWithoutPlaintext", "CreateCustomKeyStore"), any_operation=True),
     Rule("hsms", *_environment("create_hsm", "delete_hsm"), weight=2),
     Rule("clusters", *_environment("create_cluster", "initialize_cluster", "activate_cluster", "delete_cluster",
                                   "backup_cluster", "restore_backup")),
@@ -364,6 +390,7 @@ RULES: tuple[Rule, ...] = (
     Rule("wait", wait, needs="async"),
     Rule("settle", settle, _ops("DescribeCustomKeyStores"), weight=12, needs="async"),
     Rule("days_pass", days_pass, time_travel=True, needs="deletion"),
+    Rule("random_bytes", random_bytes, _ops("GenerateRandom")),
 )
 
 
@@ -376,7 +403,8 @@ def available_rules(capabilities: Capabilities, unsupported: dict[str, str]) -> 
     ops = capabilities.operations - set(unsupported)
     events = capabilities.generated_environment - set(unsupported)
     return [r for r in RULES
-            if r.operations <= ops and (capabilities.time_travel or not r.time_travel)
+            if (r.operations & ops if r.any_operation else r.operations <= ops)
+            and (capabilities.time_travel or not r.time_travel)
             and (not r.events or r.events & events)]
 
 

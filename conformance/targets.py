@@ -12,6 +12,9 @@
   real wire protocol (:class:`ckspec.conformance.wire.BotoTarget`); ``region`` and
   ``profile`` choose the region and the credentials (default: the usual AWS environment
   variables, else ``us-east-1`` and placeholder credentials);
+* ``moto``: moto in this process (``mock_aws``, a fresh account per example), through boto3;
+* ``moto-server``: moto's server on 127.0.0.1 and a free port, started once per run, reset
+  before each example and stopped by :meth:`TargetSpec.close` (:mod:`.moto_targets`);
 * ``aws``: a real AWS account, only with ``accept_aws_costs`` and ready clusters of your own
   (:mod:`ckspec.conformance.aws_target`; never in CI);
 * ``package.module:ClassName`` or ``path/to/file.py:ClassName``: your own adapter class
@@ -27,7 +30,7 @@ import inspect
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Self
 
 import attrs
 
@@ -45,6 +48,8 @@ class TargetSpec:
     name: str
     factory: Callable[..., Any]
     takes_seed: bool = True
+    #: Python packages whose versions a report on this target names (``moto``, ``boto3``)
+    packages: tuple[str, ...] = ()
 
     def make(self, seed: int = 0) -> Target:
         try:
@@ -53,6 +58,21 @@ class TargetSpec:
             raise TargetUnreachable(f"target {self.name}: {exc}") from None
         _check_adapter(self.name, target)
         return target
+
+    def close(self) -> None:
+        """Release what the factory holds for the whole run (a server it started); the owner
+        of a run calls it when the run ends, however it ends."""
+        if isinstance(self.factory, type):  # a class: its close() is each target's, not the run's
+            return
+        release = getattr(self.factory, "close", None)
+        if callable(release):
+            release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def _check_adapter(name: str, target: Any) -> None:
@@ -86,6 +106,10 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
                                   f"mutant prefix {wanted!r} is ambiguous: {', '.join(found)}")
         cls = MUTANTS[found[0]]
         return TargetSpec(f"mutant:{found[0]}", cls)
+    if name in ("moto", "moto-server"):
+        from .moto_targets import PACKAGES, MotoServerTargets, MotoTarget
+
+        return TargetSpec(name, MotoTarget if name == "moto" else MotoServerTargets(), packages=PACKAGES)
     if name == "aws":
         from .aws_target import AwsConfigurationError, aws_target_factory
 
@@ -99,7 +123,7 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
     if ":" in name:
         return _user_target(name)
     raise TargetNameError(f"unknown target {name!r}: use reference, reference:random, reference:free, "
-                          f"mutant:NAME, http://HOST:PORT or module.path:ClassName")
+                          f"mutant:NAME, moto, moto-server, http://HOST:PORT or module.path:ClassName")
 
 
 def _endpoint_target(url: str, region: str | None, profile: str | None) -> TargetSpec:
