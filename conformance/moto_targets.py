@@ -17,36 +17,25 @@ moto has no asynchronous work (no CONNECTING, no DISCONNECTING), so letting time
 free: waits do not sleep.
 
 moto (5.2) implements CreateCluster but neither CreateHsm nor InitializeCluster, without
-which no starting account can be built. While it lacks them, both are *thin fakes* while the
-starting account is built, as activation and kmsuser are (no API performs those, here or on
-AWS): reported as applied (with a made-up HSM ID, a placeholder trust anchor), the target
-trusted to behave as if they had happened. After the starting account the four are answered
-as not implemented, so they are never generated as steps: a fake cannot know when AWS would
-refuse them (a second activation, kmsuser on a cluster that is not active). The targets list
-what they faked in ``faked`` (control -> times), and the scorecard counts no rule as passed
-on the strength of a fake. A cluster with a faked HSM is not deleted (AWS refuses to delete
-a cluster that has HSMs, CL-07), so that moto is not held to a check about HSMs it does not
-have.
+which no starting account can be built. BotoTarget's thin fakes stand in for them while the
+starting account is built, as for activation and kmsuser (no API performs those, here or on
+AWS), and answer them as not implemented afterwards (see :mod:`ckspec.conformance.wire`);
+the targets list what they faked in ``faked``, and the scorecard counts no rule as passed on
+the strength of a fake.
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import os
 import threading
 import urllib.request
-from collections import Counter
 from typing import Any
 from unittest import mock
 
-import boto3
-import botocore.session
 
-from .adapter import EnvironmentReply, TargetUnreachable
-from .credentials import placeholder_anchor
-from .session import setup_steps
+from .adapter import TargetUnreachable
 from .wire import BotoTarget
 
 #: moto accepts any credentials; these make sure no real ones are ever sent
@@ -71,70 +60,7 @@ def _moto() -> Any:
     return moto
 
 
-def _hsm_id(serial: int) -> str:
-    """An HSM ID in CloudHSM's format (``hsm-`` and 11 base32 characters)."""
-    digits = "".join("abcdefghijklmnopqrstuvwxyz234567"[(serial >> (5 * i)) & 31] for i in range(11))
-    return "hsm-" + digits[::-1]
-
-
-@functools.cache
-def _botocore_session() -> botocore.session.Session:
-    """One botocore session for every example: its loader reads each service model once
-    (a fresh session per example spends most of a short example loading JSON). Endpoints
-    configured in the environment (``AWS_ENDPOINT_URL``) are ignored: requests go to moto only."""
-    session = botocore.session.Session()
-    session.set_config_variable("ignore_configured_endpoint_urls", True)
-    return session
-
-
-class _FakesMissingSetup(BotoTarget):
-    """A BotoTarget on moto: the set-up controls moto cannot perform are thin fakes while the
-    starting account is built, and unsupported afterwards."""
-
-    @staticmethod
-    def _session(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None,
-                 profile: str | None) -> boto3.session.Session:
-        key, secret = CREDENTIALS
-        return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=region,
-                                     botocore_session=_botocore_session())
-
-    #: set-up controls no API performs (activation and kmsuser happen in the CloudHSM CLI):
-    #: BotoTarget fakes them; here only while the starting account is built
-    NO_API = frozenset({"activate_cluster", "create_kmsuser"})
-    #: set-up controls AWS has an API for and moto (5.2) does not implement
-    MOTO_LACKS = frozenset({"create_hsm", "initialize_cluster"})
-
-    def __init__(self, *args: Any, **options: Any) -> None:
-        #: control -> times it was faked (read by the scorecard: no rule passes on a fake)
-        self.faked: Counter[str] = Counter()
-        self._setup_left = len(setup_steps())
-        self._faked_hsms: Counter[str] = Counter()
-        super().__init__(*args, **options)
-
-    def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
-        in_setup = self._setup_left > 0
-        self._setup_left -= 1
-        if event == "delete_cluster" and self._faked_hsms[args[0]]:
-            return EnvironmentReply(False)  # CL-07: a cluster with HSMs cannot be deleted
-        if event in self.NO_API:
-            if not in_setup:
-                raise NotImplementedError(f"{self.name}: {event} has no API; faked only for the starting account")
-            self.faked[event] += 1
-            return super().environment(event, args)
-        try:
-            return super().environment(event, args)
-        except NotImplementedError:
-            if not in_setup or event not in self.MOTO_LACKS:
-                raise
-        self.faked[event] += 1
-        cluster = args[0]
-        if event == "create_hsm":
-            self._faked_hsms[cluster] += 1
-            return EnvironmentReply(True, _hsm_id(sum(self._faked_hsms.values())))
-        return EnvironmentReply(True, placeholder_anchor(cluster, self.seed)[1])
-
-
-class MotoTarget(_FakesMissingSetup):
+class MotoTarget(BotoTarget):
     """moto in this process: a fresh ``mock_aws`` account per instance (one per example)."""
 
     def __init__(self, seed: int = 0) -> None:
@@ -144,7 +70,7 @@ class MotoTarget(_FakesMissingSetup):
         self._mock.start()  # before the clients exist, so that they are intercepted
         try:
             super().__init__(seed, credentials=CREDENTIALS, region=REGION, control=False, sleep=_no_sleep,
-                             name="moto")
+                             name="moto", isolated=True)
         except BaseException:
             self.close()
             raise
@@ -218,8 +144,8 @@ class MotoServerTargets:
     def __call__(self, seed: int = 0) -> BotoTarget:
         endpoint = self.server.start()
         self.server.reset()
-        return _FakesMissingSetup(seed, endpoint_url=endpoint, credentials=CREDENTIALS, region=REGION, control=False,
-                                  sleep=_no_sleep, name="moto-server")
+        return BotoTarget(seed, endpoint_url=endpoint, credentials=CREDENTIALS, region=REGION, control=False,
+                          sleep=_no_sleep, name="moto-server", isolated=True)
 
     def close(self) -> None:
         self.server.stop()

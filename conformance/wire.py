@@ -12,10 +12,13 @@ validation included. It drives the environment with what the target offers, in t
    API for (kmsuser logs in, a subnet fills up, a network fault, letting time pass);
 3. for a set-up control nothing else performs (activating a cluster and creating kmsuser
    happen in the CloudHSM CLI, not in an API; and an emulator may lack CloudHSM v2, or answer
-   ``CreateHsm`` as not implemented), a *thin fake*: the control is reported as applied, with a
-   made-up cluster ID, HSM ID or trust anchor where it creates one, and the target is trusted
-   to behave as if it had happened. A target without CloudHSM v2 or test-control therefore
-   gets only the KMS side of the lifecycle tested, and its pages say so.
+   ``CreateHsm`` as not implemented), a *thin fake* while the starting account is built: the
+   control is reported as applied, with a made-up cluster ID, HSM ID or trust anchor where it
+   creates one, and the target is trusted to behave as if it had happened. Afterwards a fake
+   is answered as not implemented, so it is never a generated step (a fake cannot know when
+   AWS would refuse, say, a second activation); :attr:`BotoTarget.faked` counts the fakes,
+   and a cluster with made-up HSMs is never deleted (CL-07). A target without CloudHSM v2 or
+   test-control therefore gets only the KMS side of the lifecycle tested.
 
 An answer in one of the "not implemented" signatures, to a KMS call or to an environment
 control, is reported as unsupported (:func:`ckspec.conformance.adapter.unsupported_signature`).
@@ -24,6 +27,7 @@ control, is reported as unsupported (:func:`ckspec.conformance.adapter.unsupport
 from __future__ import annotations
 
 import functools
+from collections import Counter
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,6 +35,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 import botocore.parsers
+import botocore.session
 from botocore import xform_name
 from botocore.config import Config
 from ckspec.model.environment import EVENTS
@@ -48,6 +53,7 @@ from .adapter import (
 )
 from .control import ControlClient, ControlInfo
 from .credentials import placeholder_anchor, sign_cluster_csr
+from .session import setup_steps
 
 #: Environment controls the CloudHSM v2 API performs.
 CLOUDHSM_EVENTS = frozenset({"create_cluster", "create_hsm", "initialize_cluster", "delete_hsm", "delete_cluster",
@@ -65,17 +71,21 @@ class BotoTarget(Target):
     AWS, or an in-process mock such as moto's). ``credentials`` is ``(key_id, secret)`` or
     ``(key_id, secret, token)``; None uses boto3's usual chain, falling back to placeholder
     credentials for a local endpoint. ``sleep`` is how time passes when the target offers no
-    test-control ``/wait`` (``time.sleep``; an in-process mock may pass a no-op)."""
+    test-control ``/wait`` (``time.sleep``; an in-process mock may pass a no-op). ``isolated`` ignores endpoints
+    configured in the environment (``AWS_ENDPOINT_URL``): an in-process mock's requests go
+    nowhere else."""
 
     name = "boto3"
 
     def __init__(self, seed: int = 0, *, endpoint_url: str | None = None, region: str = "us-east-1",
                  credentials: tuple[str, ...] | None = None, profile: str | None = None,
                  control: bool = True, reset: bool = True, timeout: float = 15.0,
-                 sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, name: str | None = None,
+                 isolated: bool = False) -> None:
         self.name = name or endpoint_url or "boto3"
         self.region, self.seed, self._sleep = region, seed, sleep
-        self.kms, self.cloudhsm, self._ec2_client = _clients(endpoint_url, region, credentials, profile, timeout)
+        self.kms, self.cloudhsm, self._ec2_client = _clients(endpoint_url, region, credentials, profile, timeout,
+                                                             isolated)
         self.control = ControlClient(endpoint_url, timeout) if endpoint_url and control else None
         self.info: ControlInfo | None = self.control.describe() if self.control else None
         if self.info is not None and reset:
@@ -86,9 +96,12 @@ class BotoTarget(Target):
         self._cluster_zones: dict[str, int] = {}
         self._backup_zones: dict[str, int] = {}
         self._subnet_serial = self._serial = 0
-        self._faked: set[str] = set()
+        #: set-up control -> times it was faked (a report counts no rule as passed on a fake)
+        self.faked: Counter[str] = Counter()
+        self._faked_hsms: Counter[str] = Counter()
+        self._setup_left = len(setup_steps())
         self.capabilities = Capabilities(
-            operations=frozenset(CALLS), environment=frozenset(self._performers()),
+            operations=frozenset(CALLS), environment=frozenset(self._performers()) | SETUP_CONTROLS,
             controlled_clock=self.info is not None and self.info.clock == "manual",
             time_travel=self.info is not None and self.info.time_travel, setup_only=self._fakes())
 
@@ -100,10 +113,21 @@ class BotoTarget(Target):
         return self.reply(lambda: method(**params))
 
     def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
+        in_setup = self._setup_left > 0
+        self._setup_left -= 1
+        if event == "delete_cluster" and self._faked_hsms[args[0]]:
+            return EnvironmentReply(False)  # CL-07: a cluster with HSMs, even made-up ones, stays
         performer = self._performers().get(event)
-        if performer is None:
-            raise NotImplementedError(f"{self.name} cannot perform the environment control {event}")
-        return performer(*args)
+        try:
+            if performer is None:
+                raise NotImplementedError(f"{self.name} cannot perform the environment control {event}")
+            if not in_setup and event in self.capabilities.setup_only:
+                raise NotImplementedError(f"{self.name}: {event} is performed only for the starting account")
+            return performer(*args)
+        except NotImplementedError:
+            if not in_setup or event not in SETUP_CONTROLS:
+                raise  # a fake cannot know when AWS would refuse it: never a generated step
+        return self._thin_fake(event, args)
 
     def wait(self, seconds: float) -> None:
         if self.info is not None:
@@ -134,27 +158,13 @@ class BotoTarget(Target):
         if self.has_cloudhsm:
             for event in CLOUDHSM_EVENTS:
                 found[event] = getattr(self, f"_{event}")
-        for event in SETUP_CONTROLS:
-            if event in self._faked or event not in found:
-                found[event] = lambda *args, _event=event: self._thin_fake(_event, args)
-            elif event in CLOUDHSM_EVENTS:
-                found[event] = self._or_fake(event, found[event])
         return found
 
     def _fakes(self) -> frozenset[str]:
-        """The set-up controls this target only fakes."""
+        """The set-up controls nothing at this target performs: faked for the starting account."""
         real = (self.info.events if self.info is not None else frozenset()) | (
             CLOUDHSM_EVENTS if self.has_cloudhsm else frozenset())
-        return frozenset(e for e in SETUP_CONTROLS if e not in real or e in self._faked)
-
-    def _or_fake(self, event: str, perform: Callable[..., EnvironmentReply]) -> Callable[..., EnvironmentReply]:
-        def performed(*args: Any) -> EnvironmentReply:
-            try:
-                return perform(*args)
-            except NotImplementedError:  # from now on, this set-up control is faked
-                self._faked.add(event)
-                return self._thin_fake(event, args)
-        return performed
+        return SETUP_CONTROLS - real
 
     def _controlled(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         applied, created = self.control.environment(event, args)
@@ -166,11 +176,13 @@ class BotoTarget(Target):
 
     def _thin_fake(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         """A set-up control taken as done, with a made-up identifier where it creates one."""
+        self.faked[event] += 1
         self._serial += 1
         made_up = "fake" + str(self._serial).zfill(7).translate(_LETTERS)  # 11 characters, as AWS's
         if event == "create_cluster":
             return EnvironmentReply(True, f"cluster-{made_up}")
         if event == "create_hsm":
+            self._faked_hsms[args[0]] += 1
             return EnvironmentReply(True, f"hsm-{made_up}")
         if event == "initialize_cluster":
             return EnvironmentReply(True, placeholder_anchor(args[0], self.seed)[1])
@@ -270,16 +282,16 @@ class BotoTarget(Target):
 def kms_client(endpoint_url: str | None, region: str, profile: str | None = None) -> Any:
     """A KMS client as the adapter makes them (retries off; placeholder credentials for a
     local endpoint when none are configured)."""
-    return _clients(endpoint_url, region, None, profile, 15.0)[0]
+    return _clients(endpoint_url, region, None, profile, 15.0, False)[0]
 
 
 @functools.lru_cache(maxsize=16)
 def _clients(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None, profile: str | None,
-             timeout: float) -> tuple[Any, Any, Callable[[], Any]]:
+             timeout: float, isolated: bool) -> tuple[Any, Any, Callable[[], Any]]:
     """The KMS and CloudHSM v2 clients for one endpoint, and a maker of its EC2 client. Made once
     per process and shared by every example's target: a boto3 client reads its service model
     when it is made, which costs more than a dozen calls to a local endpoint."""
-    session = _session(endpoint_url, region, credentials, profile)
+    session = _session(endpoint_url, region, credentials, profile, isolated)
     config = Config(retries={"total_max_attempts": 1}, parameter_validation=False, connect_timeout=timeout,
                     read_timeout=timeout, region_name=region)
     ec2 = functools.lru_cache(maxsize=1)(lambda: session.client("ec2", endpoint_url=endpoint_url, config=config))
@@ -287,19 +299,23 @@ def _clients(endpoint_url: str | None, region: str, credentials: tuple[str, ...]
             session.client("cloudhsmv2", endpoint_url=endpoint_url, config=config), ec2)
 
 
-def _session(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None,
-             profile: str | None) -> boto3.session.Session:
+def _session(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None, profile: str | None,
+             isolated: bool) -> boto3.session.Session:
+    def made(**options: Any) -> boto3.session.Session:
+        core = botocore.session.Session()
+        if isolated:
+            core.set_config_variable("ignore_configured_endpoint_urls", True)
+        return boto3.session.Session(region_name=region, botocore_session=core, **options)
+
     if credentials is not None:
         key, secret, *token = credentials
-        return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
-                                     aws_session_token=token[0] if token else None, region_name=region)
+        return made(aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token[0] if token else None)
     try:
-        session = boto3.session.Session(profile_name=profile, region_name=region)
+        session = made(profile_name=profile)
     except botocore.exceptions.ProfileNotFound:
         from .targets import TargetNameError
 
         raise TargetNameError(f"AWS profile {profile!r} not found in the AWS config files") from None
     if endpoint_url and session.get_credentials() is None:  # a local endpoint does not check them
-        return boto3.session.Session(aws_access_key_id="ckspec", aws_secret_access_key="ckspec",
-                                     region_name=region)
+        return made(aws_access_key_id="ckspec", aws_secret_access_key="ckspec")
     return session
