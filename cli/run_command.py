@@ -2,7 +2,9 @@
 
 Explore the default scopes, generate the diagrams, prove the model's properties with Z3,
 and run a short conformance check against the reference target (the engine holding the
-model, behind its adapter, to the model: a smoke test of the whole conformance path).
+model, behind its adapter, to the model: a smoke test of the whole conformance path), both
+in-process and over the AWS wire protocol (``ckspec serve`` on 127.0.0.1, a free port,
+stopped when the check ends; reached through boto3).
 Exits 0 only when every part succeeded: the exploration found what the model promises (all
 five connection states, all ten error codes, no dead ends), every property came out as
 expected (proved, or the expected counterexample found) and the reference is conformant.
@@ -55,9 +57,13 @@ def run(args: argparse.Namespace) -> int:
     conformance = _conformance_smoke_run()
     if conformance["verdict"] != "conformant":
         problems.append(f"the reference target is {conformance['verdict']} ({conformance['failure']})")
+    wire = _conformance_smoke_run(over_the_wire=True)
+    if wire["verdict"] != "conformant":
+        problems.append(f"ckspec serve over the wire is {wire['verdict']} ({wire['failure']})")
     summary = {
         "exploration": exploration,
         "conformance": conformance,
+        "wire_conformance": wire,
         "diagrams": {"folder": str(out), "files": len(written), "warning": warning},
         "proofs": {**proofs.as_dict(), "traces": [str(p) for p in traces]},
         "problems": problems,
@@ -69,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"diagrams: {len(written)} files in {out}" + (f" ({warning})" if warning else ""))
         console.print(f"conformance: reference target {conformance['verdict']} ({conformance['examples']} examples, "
                       f"{conformance['steps']} steps, {conformance['seconds']:.1f} s; ckspec check for the full run)")
+        console.print(f"conformance over the wire: ckspec serve (boto3, loopback) {wire['verdict']} "
+                      f"({wire['examples']} examples, {wire['steps']} steps, {wire['seconds']:.1f} s)")
         for p in problems:
             console.print(f"[red]problem[/red]: {p}")
         console.print(f"done in {summary['seconds']:.1f} s: " + ("OK" if not problems else "FAILED"))
@@ -77,13 +85,24 @@ def run(args: argparse.Namespace) -> int:
 
 #: A short run: the full one is `ckspec check` (300 examples of up to 100 steps).
 SMOKE_EXAMPLES, SMOKE_STEPS, SMOKE_SEED = 60, 50, 0
+#: over the wire, each call costs about a millisecond: fewer examples
+WIRE_EXAMPLES = 20
 
 
-def _conformance_smoke_run() -> dict[str, object]:
+def _conformance_smoke_run(over_the_wire: bool = False) -> dict[str, object]:
+    if not over_the_wire:
+        return _smoke_run("reference", SMOKE_EXAMPLES)
+    from ckspec.emulator import serving
+
+    with serving(clock="manual") as endpoint:  # 127.0.0.1, a free port, stopped on the way out
+        return _smoke_run(endpoint, WIRE_EXAMPLES)
+
+
+def _smoke_run(target: str, examples: int) -> dict[str, object]:
     from ckspec.conformance import load_target
     from ckspec.conformance.engine import CheckOptions, check
 
-    result = check(load_target("reference"), CheckOptions(examples=SMOKE_EXAMPLES, steps=SMOKE_STEPS, seed=SMOKE_SEED))
+    result = check(load_target(target), CheckOptions(examples=examples, steps=SMOKE_STEPS, seed=SMOKE_SEED))
     return {"target": result.target, "verdict": result.verdict, "examples": result.examples, "steps": result.steps,
             "seconds": round(result.seconds, 3),
             "failure": result.failures[0].message if result.failures else None}

@@ -76,6 +76,10 @@ def test_run_writes_diagrams_and_reports(capsys, tmp_path):
     assert len(report["exploration"]["error_codes"]) == 10
     assert (tmp_path / "connection-states.dot").exists() and (tmp_path / "recovery.md").exists()
     assert report["diagrams"]["files"] >= 25
+    # the bundled reference conforms in-process and over the wire (ckspec serve on the loopback)
+    assert report["conformance"]["verdict"] == report["wire_conformance"]["verdict"] == "conformant"
+    assert report["wire_conformance"]["target"].startswith("http://127.0.0.1:")
+    assert report["wire_conformance"]["steps"] > 0
 
 
 def test_run_fails_when_the_scope_cannot_reach_every_code(capsys, tmp_path):
