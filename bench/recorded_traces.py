@@ -11,18 +11,14 @@ Run: .venv/bin/python bench/recorded_traces.py [--examples 200] [--steps 40] [--
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 
 from ckspec.conformance import recorded
-from ckspec.conformance.checker import Inconclusive, Nonconformance
-from ckspec.conformance.generator import Memory, available_rules, draw_step, swarm
 from ckspec.conformance.mutants import MUTANTS
 from ckspec.conformance.observer import check_trace
-from ckspec.conformance.recording import RecordingTarget
+from ckspec.conformance.recording import recorded_walk
 from ckspec.conformance.reference import ReferenceTarget
-from ckspec.conformance.session import Session
 
 
 class _Draws:
@@ -35,19 +31,7 @@ class _Draws:
 
 
 def walk(target, rng: random.Random, steps: int) -> recorded.RecordedTrace:
-    data = _Draws(rng)
-    recording = RecordingTarget(target)
-    session = Session(recording)
-    memory = Memory()
-    session.setup()
-    rules = swarm(data, available_rules(session.capabilities, {}))
-    try:
-        for _ in range(steps):
-            memory.note(session.world)
-            session.run(draw_step(data, rules, session, memory))
-    except (Nonconformance, Inconclusive):
-        pass
-    return recorded.parse(json.loads(json.dumps(recording.trace().as_json())))
+    return recorded_walk(target, _Draws(rng), steps)
 
 
 def main() -> int:

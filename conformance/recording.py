@@ -27,7 +27,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +273,31 @@ class RecordingTarget:
 
 
 __all__ = ["Recording", "RecordingError", "RecordingTarget", "assemble", "record_program", "recording"]
+
+
+def recorded_walk(target: Any, draws: Any, steps: int,
+                  go_on: Callable[[], bool] = lambda: True) -> recorded.RecordedTrace:
+    """A random walk of the conformance engine's generator on ``target``, from its starting
+    account, recorded at the KMS API (environment controls and waiting are what a recorded
+    trace cannot see), for at most ``steps`` steps while ``go_on()``; a walk that stops
+    agreeing with the model just ends. ``draws`` is the generator's source of choices
+    (:class:`ckspec.conformance.generator.Draws` over Hypothesis, or any object with its
+    methods). The trace goes through JSON and back: what a file holds is what is checked."""
+    from .checker import Inconclusive, Nonconformance
+    from .generator import Memory, available_rules, draw_step, swarm
+    from .session import Session
+
+    recording_target = RecordingTarget(target)
+    session = Session(recording_target)
+    memory = Memory()
+    session.setup()
+    rules = swarm(draws, available_rules(session.capabilities, {}))
+    try:
+        for _ in range(steps):
+            if not go_on():
+                break
+            memory.note(session.world)
+            session.run(draw_step(draws, rules, session, memory))
+    except (Nonconformance, Inconclusive):
+        pass
+    return recorded.parse(json.loads(json.dumps(recording_target.trace().as_json())))

@@ -24,10 +24,10 @@ from ckspec.model.aws_service import cloudhsm as cloudhsm_service
 from ckspec.model.environment import EVENTS
 from ckspec.model.world import AVAILABILITY_ZONES, Backup, Cluster, Hsm
 
-from . import regions
+from . import errors, regions
 from .account import Account
 from .cluster_details import DEFAULT_MODE, csr
-from .errors import AwsError, not_implemented, unknown_operation, validation
+from .errors import AwsError, validation
 
 TARGET_PREFIX = "BaldrApiService"
 
@@ -49,11 +49,7 @@ def not_found(message: str) -> AwsError:
 
 
 def check_operation(name: str) -> None:
-    if name not in cloudhsm_service().operation_names:
-        raise unknown_operation(f"CloudHSM v2 has no operation {name!r}")
-    if name not in OPERATIONS:
-        raise not_implemented(f"ckspec serve does not implement CloudHSM v2 {name}: it implements "
-                              f"{', '.join(sorted(OPERATIONS))}")
+    errors.check_operation("CloudHSM v2", cloudhsm_service(), OPERATIONS, name, "it implements")
 
 
 def perform(account: Account, name: str, params: dict[str, Any], region: str) -> dict[str, Any]:

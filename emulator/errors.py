@@ -7,7 +7,8 @@ secret values (KeyStorePassword, kmsuser passwords, plaintexts).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from typing import Any
 
 
 class AwsError(Exception):
@@ -43,3 +44,13 @@ def not_implemented(message: str) -> AwsError:
     """An operation the service has but the model does not cover: HTTP 501, one of the "not
     implemented" signatures the conformance engine recognises (``unsupported_signature``)."""
     return AwsError(501, "NotImplementedException", message)
+
+
+def check_operation(service: str, model: Any, implemented: Collection[str], name: str, why: str) -> None:
+    """Refuse an operation the service does not have (400 UnknownOperationException) or that
+    ckspec serve does not implement (501, one of the "not implemented" signatures)."""
+    if name not in model.operation_names:
+        raise unknown_operation(f"{service} has no operation {name!r}")
+    if name not in implemented:
+        raise not_implemented(f"ckspec serve does not implement {service} {name}: {why} "
+                              f"{', '.join(sorted(implemented))}")

@@ -15,9 +15,9 @@ from ckspec.model.aws_service import ParameterError, validate_input
 from ckspec.model.aws_service import kms as kms_service
 from ckspec.model.transitions import CALLS, VALIDATION_ERROR
 
-from . import regions
+from . import errors, regions
 from .account import Account
-from .errors import AwsError, not_implemented, unknown_operation, validation
+from .errors import AwsError, validation
 from .json_protocol import blobs_decoded
 
 TARGET_PREFIX = "TrentService"
@@ -25,11 +25,7 @@ TARGET_PREFIX = "TrentService"
 
 def check_operation(operation: str) -> None:
     """Refuse an operation KMS does not have (400) or the model does not cover (501)."""
-    if operation not in kms_service().operation_names:
-        raise unknown_operation(f"KMS has no operation {operation!r}")
-    if operation not in CALLS:
-        raise not_implemented(f"ckspec serve does not implement KMS {operation}: the reference model covers "
-                              f"only {', '.join(sorted(CALLS))}")
+    errors.check_operation("KMS", kms_service(), CALLS, operation, "the reference model covers only")
 
 
 def perform(account: Account, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:

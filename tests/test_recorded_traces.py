@@ -14,17 +14,13 @@ from pathlib import Path
 
 import pytest
 from ckspec.conformance import recorded
-from ckspec.conformance.checker import Inconclusive, Nonconformance
+from ckspec.conformance.checker import Nonconformance
 from ckspec.conformance.generator import (
     Draws,
-    Memory,
-    available_rules,
-    draw_step,
-    swarm,
 )
 from ckspec.conformance.mutants import MUTANTS
 from ckspec.conformance.observer import FREE_FACTS, SHOWN_FACTS, check_trace
-from ckspec.conformance.recording import RecordingTarget
+from ckspec.conformance.recording import RecordingTarget, recorded_walk
 from ckspec.conformance.reference import ReferenceTarget
 from ckspec.conformance.session import Session, password
 from ckspec.main import main
@@ -197,24 +193,9 @@ def test_every_fact_is_either_free_or_shown():
 
 
 def _walk(data, target, steps: int = 25) -> recorded.RecordedTrace:
-    """A random walk of the conformance engine's generator on ``target``, recorded at the KMS API
-    (environment controls and waiting are what a recorded trace cannot see)."""
-    data = Draws(data)
-    recording = RecordingTarget(target)
-    session = Session(recording)
-    memory = Memory()
-    session.setup()
-    rules = swarm(data, available_rules(session.capabilities, {}))
-    try:
-        for _ in range(steps):
-            if not data.boolean(0.95):
-                break
-            memory.note(session.world)
-            session.run(draw_step(data, rules, session, memory))
-    except (Nonconformance, Inconclusive):
-        pass
-    # through JSON and back: what a file holds is what is checked
-    return recorded.parse(json.loads(json.dumps(recording.trace().as_json())))
+    """A recorded random walk that stops early now and then (5% a step)."""
+    draws = Draws(data)
+    return recorded_walk(target, draws, steps, go_on=lambda: draws.boolean(0.95))
 
 
 @pytest.mark.parametrize("choices", ["reference", "random"])
