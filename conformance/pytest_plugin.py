@@ -65,10 +65,10 @@ class ConformanceItem(pytest.Item):
         from ckspec.conformance.engine import CheckOptions, check
 
         config = self.config
-        spec = load_target(self.target)
         options = CheckOptions(examples=self.examples, steps=config.getoption("ckspec_steps"),
                                seed=config.getoption("ckspec_seed") * 1000 + self.shard)
-        result = check(spec, options)
+        with load_target(self.target) as spec:  # a server the target started (moto-server) stops here
+            result = check(spec, options)
         self.user_properties.append(("verdict", result.verdict))
         self.user_properties.append(("steps", result.steps))
         if result.failures:
