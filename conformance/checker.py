@@ -103,15 +103,21 @@ _CACHE: dict[tuple[Any, ...], tuple[Outcome, ...]] = {}
 
 def possible(world: World, action: Any) -> tuple[Outcome, ...]:
     """``outcomes(world, action, PERMISSIVE)``, memoised (examples share most of their worlds)."""
+    return memoised_outcomes(_CACHE, world, action, PERMISSIVE)
+
+
+def memoised_outcomes(cache: dict[Any, tuple[Outcome, ...]], world: World, action: Any,
+                      profile: Any) -> tuple[Outcome, ...]:
+    """``outcomes(world, action, profile)`` through ``cache`` (cleared when it grows past 200,000)."""
     key = (world_key(world), action)
     try:
-        found = _CACHE.get(key)
+        found = cache.get(key)
     except TypeError:  # a request with list or map members (Tags, EncryptionContext) is not hashable
-        return outcomes(world, action, PERMISSIVE)
+        return outcomes(world, action, profile)
     if found is None:
-        if len(_CACHE) > 200_000:
-            _CACHE.clear()
-        found = _CACHE[key] = outcomes(world, action, PERMISSIVE)
+        if len(cache) > 200_000:
+            cache.clear()
+        found = cache[key] = outcomes(world, action, profile)
     return found
 
 

@@ -22,30 +22,24 @@ from typing import Any, Mapping
 
 import attrs
 
-from ckspec.model import REFERENCE, Call, Environment, Internal, Outcome, Response, World, internal_events, outcomes
+from ckspec.model import REFERENCE, Call, Environment, Internal, Outcome, Response, World, internal_events
 from ckspec.model import identifiers as ids
 from ckspec.model.environment import EVENTS
 from ckspec.model.transitions import CALLS
 
 from .adapter import Capabilities, EnvironmentReply, Reply, Target
-from .checker import possible, world_key
+from .checker import memoised_outcomes, possible
 from .identity import ID_FIELDS
 from .steps import ENVIRONMENT_ARGUMENTS
 
 #: Reads whose answers may lag behind the latest write (AMB-30, AMB-12).
 READS = frozenset({"DescribeCustomKeyStores", "DescribeKey"})
-_CHOSEN: dict[tuple[Any, ...], Outcome] = {}
+_CHOSEN: dict[tuple[Any, ...], tuple[Outcome, ...]] = {}
 
 
 def chosen(world: World, action: Any) -> Outcome:
     """The reference profile's single outcome, memoised."""
-    key = (world_key(world), action)
-    found = _CHOSEN.get(key)
-    if found is None:
-        if len(_CHOSEN) > 200_000:
-            _CHOSEN.clear()
-        found = _CHOSEN[key] = outcomes(world, action, REFERENCE)[0]
-    return found
+    return memoised_outcomes(_CHOSEN, world, action, REFERENCE)[0]
 
 
 class ForeignIds:
