@@ -11,8 +11,8 @@ comparison), ``checker`` (possible worlds), ``session`` (one target, step by ste
 ``steps`` and ``traces`` (written forms), ``generator`` (drawing steps, swarm testing),
 ``engine`` (a run), ``coverage`` and ``reports`` (what a run shows), ``scorecard`` and
 ``scorecard_page`` (every rule judged over many examples, as a page), ``moto_targets``,
-``pytest_plugin``; ``recording`` (with ``record_hook``), ``recorded`` and ``observer``:
-recording what a real program did, and checking it as an observer.
+``pytest_plugin``; ``recording`` (with ``record_hook``), ``recorded``, ``observer`` (with ``unseen`` and
+``reply_checks``): recording what a real program did, and checking it as an observer.
 """
 
 from .adapter import (AdapterError, Capabilities, EnvironmentReply, Reply, Target, TargetUnreachable,
