@@ -12,10 +12,11 @@ What it does and does not do:
   same password on every cluster). The set-up controls then *claim* those clusters instead of
   creating new ones, and the environment controls that would harm them (deleting HSMs,
   breaking security groups, locking kmsuser out) are not offered.
-* Everything it creates (custom key stores and KMS keys) carries the run's name prefix
-  (``ckspec-<run>-``) and is written to the ledger (:mod:`ckspec.conformance.ledger`) before
-  the engine sees it; each example removes its own resources when it ends, and
-  ``ckspec cleanup`` removes whatever an interrupted run left behind.
+* Every custom key store it creates carries the example's name prefix
+  (``ckspec-<run>-<example>-``), and every store and KMS key it creates is written to the
+  ledger (:mod:`ckspec.conformance.ledger`) before the engine sees it; each example removes
+  its own resources when it ends, and ``ckspec cleanup`` removes whatever an interrupted run
+  left behind.
 * Each example claims clusters that hold no store: a store an earlier example could not
   delete (its keys wait 7 days for deletion) keeps its cluster busy (CREATE-06), so with keys
   in play each example may use up to 3 clusters for a week; when none is free the run stops
