@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="reference",
-                   help="reference, reference:random, reference:free, mutant:NAME, moto, moto-server, http://HOST:PORT "
+                   help="reference, reference:random, reference:free, mutant:NAME, serve, serve:random, moto, moto-server, http://HOST:PORT "
                         "(any AWS-compatible endpoint, through boto3), or module.path:ClassName (default %(default)s)")
     p.add_argument("--region", help="AWS Region for targets reached over the wire (default: AWS_REGION, "
                                     "AWS_DEFAULT_REGION, else us-east-1)")

@@ -8,6 +8,9 @@
   (work may complete between any two calls, as with a real service);
 * ``mutant:NAME``: a seeded-bug target (``ckspec mutants`` lists them; a unique prefix such
   as ``mutant:CONNECT-03`` is enough);
+* ``serve`` (``serve:random``: any documented outcome at random): ``ckspec serve`` on 127.0.0.1
+  and a free port, started in this process for the run (manual clock), reached over the AWS
+  wire protocol through boto3, reset before each example, stopped by :meth:`TargetSpec.close`;
 * ``http://HOST:PORT`` (or ``https://``): any AWS-compatible endpoint, through boto3 and the
   real wire protocol (:class:`ckspec.conformance.wire.BotoTarget`); ``region`` and
   ``profile`` choose the region and the credentials (default: the usual AWS environment
@@ -106,6 +109,9 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
                                   f"mutant prefix {wanted!r} is ambiguous: {', '.join(found)}")
         cls = MUTANTS[found[0]]
         return TargetSpec(f"mutant:{found[0]}", cls)
+    if name in ("serve", "serve:random"):
+        return TargetSpec(name, _ServedTargets(choices="random" if name == "serve:random" else "reference"),
+                          packages=("boto3", "botocore"))
     if name in ("moto", "moto-server"):
         from .moto_targets import PACKAGES, MotoServerTargets, MotoTarget
 
@@ -123,7 +129,30 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
     if ":" in name:
         return _user_target(name)
     raise TargetNameError(f"unknown target {name!r}: use reference, reference:random, reference:free, "
-                          f"mutant:NAME, moto, moto-server, http://HOST:PORT or module.path:ClassName")
+                          f"mutant:NAME, serve, serve:random, moto, moto-server, http://HOST:PORT or "
+                          f"module.path:ClassName")
+
+
+class _ServedTargets:
+    """The factory of ``--target serve``: one ckspec serve per run, started by the first example."""
+
+    def __init__(self, choices: str) -> None:
+        self.choices = choices
+        self.server: Any = None
+
+    def __call__(self, seed: int = 0) -> Target:
+        from ckspec.emulator import EmulatorServer, ServeOptions
+
+        from .wire import BotoTarget
+
+        if self.server is None:
+            self.server = EmulatorServer(ServeOptions(clock="manual", choices=self.choices)).start()
+        return BotoTarget(seed, endpoint_url=self.server.url, name=f"serve ({self.server.url})")
+
+    def close(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
 
 
 def _endpoint_target(url: str, region: str | None, profile: str | None) -> TargetSpec:

@@ -127,3 +127,16 @@ def test_an_unreachable_endpoint_is_reported_as_such(capsys):
         pass  # stopped: nothing listens there any more
     assert main(["check", "--target", endpoint, "--examples", "1"]) == 3
     assert "unreachable" in capsys.readouterr().err
+
+
+def test_the_serve_target_starts_ckspec_serve_for_the_run_and_stops_it():
+    import socket
+
+    with load_target("serve") as spec:
+        result = check(spec, CheckOptions(examples=8, steps=40, seed=5, failures_dir=None))
+        url = spec.factory.server.url
+        assert url.startswith("http://127.0.0.1:")
+    assert result.verdict == "conformant" and result.steps > 0
+    port = int(url.rsplit(":", 1)[1])
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass  # stopped with the run: nothing listens there any more
