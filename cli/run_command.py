@@ -90,19 +90,13 @@ WIRE_EXAMPLES = 20
 
 
 def _conformance_smoke_run(over_the_wire: bool = False) -> dict[str, object]:
-    if not over_the_wire:
-        return _smoke_run("reference", SMOKE_EXAMPLES)
-    from ckspec.emulator import serving
-
-    with serving(clock="manual") as endpoint:  # 127.0.0.1, a free port, stopped on the way out
-        return _smoke_run(endpoint, WIRE_EXAMPLES)
-
-
-def _smoke_run(target: str, examples: int) -> dict[str, object]:
     from ckspec.conformance import load_target
     from ckspec.conformance.engine import CheckOptions, check
 
-    result = check(load_target(target), CheckOptions(examples=examples, steps=SMOKE_STEPS, seed=SMOKE_SEED))
+    # "serve": ckspec serve on 127.0.0.1 and a free port, stopped when the run ends
+    name, examples = ("serve", WIRE_EXAMPLES) if over_the_wire else ("reference", SMOKE_EXAMPLES)
+    with load_target(name) as spec:
+        result = check(spec, CheckOptions(examples=examples, steps=SMOKE_STEPS, seed=SMOKE_SEED))
     return {"target": result.target, "verdict": result.verdict, "examples": result.examples, "steps": result.steps,
             "seconds": round(result.seconds, 3),
             "failure": result.failures[0].message if result.failures else None}
