@@ -71,9 +71,9 @@ class BotoTarget(Target):
     AWS, or an in-process mock such as moto's). ``credentials`` is ``(key_id, secret)`` or
     ``(key_id, secret, token)``; None uses boto3's usual chain, falling back to placeholder
     credentials for a local endpoint. ``sleep`` is how time passes when the target offers no
-    test-control ``/wait`` (``time.sleep``; an in-process mock may pass a no-op). ``isolated`` ignores endpoints
-    configured in the environment (``AWS_ENDPOINT_URL``): an in-process mock's requests go
-    nowhere else."""
+    test-control ``/wait`` (``time.sleep``; an in-process mock may pass a no-op). ``isolated``
+    ignores endpoints configured in the environment (``AWS_ENDPOINT_URL``): an in-process
+    mock's requests go nowhere else."""
 
     name = "boto3"
 
@@ -100,8 +100,9 @@ class BotoTarget(Target):
         self.faked: Counter[str] = Counter()
         self._faked_hsms: Counter[str] = Counter()
         self._setup_left = len(setup_steps())
+        self._by_event = self._performers()
         self.capabilities = Capabilities(
-            operations=frozenset(CALLS), environment=frozenset(self._performers()) | SETUP_CONTROLS,
+            operations=frozenset(CALLS), environment=frozenset(self._by_event) | SETUP_CONTROLS,
             controlled_clock=self.info is not None and self.info.clock == "manual",
             time_travel=self.info is not None and self.info.time_travel, setup_only=self._fakes())
 
@@ -117,7 +118,7 @@ class BotoTarget(Target):
         self._setup_left -= 1
         if event == "delete_cluster" and self._faked_hsms[args[0]]:
             return EnvironmentReply(False)  # CL-07: a cluster with HSMs, even made-up ones, stays
-        performer = self._performers().get(event)
+        performer = self._by_event.get(event)
         try:
             if performer is None:
                 raise NotImplementedError(f"{self.name} cannot perform the environment control {event}")
