@@ -160,26 +160,16 @@ class PossibleWorlds:
     # --- observations --------------------------------------------------------------------------
     def observe_call(self, call: Call, reply: Reply, binding: Binding) -> Matched:
         matched = Matched([], [])
-        new_pairs: dict[Any, Any] | None = None
-        reasons: list[tuple[Outcome, str]] = []
+        explained = explain_reply(((w, o) for w in self.worlds for o in possible(w, call)), reply, binding)
         keep: dict[tuple[Any, ...], World] = {}
-        for world in self.worlds:
-            for outcome in possible(world, call):
-                new: dict[Any, Any] = {}
-                why = _response_difference(outcome, reply, binding, new)
-                if why is None and new_pairs is not None and new != new_pairs:
-                    why = "identifiers bound differently"
-                if why is not None:
-                    reasons.append((outcome, why))
-                    continue
-                new_pairs = new
-                after = canonical(outcome.world)
-                keep.setdefault(world_key(after), after)
-                matched.outcomes.append(outcome)
-                matched.before.append(world)
+        for world, outcome in explained.matches:
+            after = canonical(outcome.world)
+            keep.setdefault(world_key(after), after)
+            matched.outcomes.append(outcome)
+            matched.before.append(world)
         if not keep:
-            raise Nonconformance(_call_mismatch(call, reply, reasons, self.recent))
-        binding.bind_all(new_pairs or {})
+            raise Nonconformance(_call_mismatch(call, reply, explained.reasons, self.recent))
+        binding.bind_all(explained.pairs)
         self.worlds = tuple(keep.values())
         return matched
 
@@ -212,6 +202,35 @@ class PossibleWorlds:
                 binding.bind(created, reply.created)
         self.worlds = tuple(keep.values())
         return matched
+
+
+@attrs.define
+class Explained:
+    """Which candidate outcomes explain a reply, why the others do not, and the identifier
+    pairs the reply binds."""
+
+    matches: list[tuple[Any, Outcome]]
+    reasons: list[tuple[Outcome, str]]
+    pairs: dict[Any, Any]
+
+
+def explain_reply(candidates: Iterable[tuple[Any, Outcome]], reply: Reply, binding: Binding) -> Explained:
+    """The ``(source, outcome)`` candidates whose response is ``reply``. Every match must bind
+    the identifiers the reply shows for the first time the same way (the first match decides)."""
+    matches: list[tuple[Any, Outcome]] = []
+    reasons: list[tuple[Outcome, str]] = []
+    pairs: dict[Any, Any] | None = None
+    for source, outcome in candidates:
+        new: dict[Any, Any] = {}
+        why = _response_difference(outcome, reply, binding, new)
+        if why is None and pairs is not None and new != pairs:
+            why = "identifiers bound differently"
+        if why is not None:
+            reasons.append((outcome, why))
+            continue
+        pairs = new
+        matches.append((source, outcome))
+    return Explained(matches, reasons, pairs or {})
 
 
 def _response_difference(outcome: Outcome, reply: Reply, binding: Binding, new: dict[Any, Any]) -> str | None:

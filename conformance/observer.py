@@ -49,7 +49,7 @@ from ckspec.model.transitions import CALLS, Operation
 from ckspec.model.world import Key, KeyStore
 
 from .adapter import Reply
-from .checker import Nonconformance, _call_mismatch, _response_difference
+from .checker import Nonconformance, _call_mismatch, explain_reply
 from .identity import Binding
 from .recorded import RecordedCall, RecordedTrace
 from .reply_checks import (
@@ -400,26 +400,17 @@ class Observer:
 
     # --- explaining an observation ---------------------------------------------------------------------
     def _match(self, call: RecordedCall, model_call: Call, reply: Reply) -> None:
-        reasons: list[tuple[Outcome, str]] = []
+        explained = explain_reply(((b, o) for b in self.beliefs for o in self._explain(b, model_call)), reply,
+                                  self.binding)
         keep: dict[tuple[Any, ...], Belief] = {}
-        pairs: dict[Any, Any] | None = None
-        for belief in self.beliefs:
-            for outcome in self._explain(belief, model_call):
-                new: dict[Any, Any] = {}
-                why = _response_difference(outcome, reply, self.binding, new)
-                if why is None and pairs is not None and new != pairs:
-                    why = "identifiers bound differently"
-                if why is not None:
-                    reasons.append((outcome, why))
-                    continue
-                pairs = new
-                after = project(outcome.world, belief)
-                keep.setdefault(after.identity, after)
+        for belief, outcome in explained.matches:
+            after = project(outcome.world, belief)
+            keep.setdefault(after.identity, after)
         if not keep:
             shown = Call.of(call.operation, call.typed_request())  # the trace's identifiers; passwords redacted
-            m = _call_mismatch(shown, reply, reasons, self.recent)
+            m = _call_mismatch(shown, reply, explained.reasons, self.recent)
             raise Nonconformance(attrs.evolve(m, detail=plain(m.detail), message=plain(m.message)))
-        self.binding.bind_all(pairs or {})
+        self.binding.bind_all(explained.pairs)
         beliefs = list(keep.values())
         if _lists_every_store(model_call, reply):
             beliefs = [attrs.evolve(b, complete=True) for b in beliefs]
