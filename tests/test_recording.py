@@ -11,8 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -30,6 +28,7 @@ from ckspec.conformance.recording import (
     recording,
 )
 from ckspec.main import main
+from stub_endpoint import JsonHandler, loopback_server
 
 SECRET = "Sekr1tKmsUserPassw0rd"
 OTHER_SECRET = "An0therPassw0rd99"
@@ -45,7 +44,7 @@ _ANSWERS = {
 }
 
 
-class _FakeKms(BaseHTTPRequestHandler):
+class _FakeKms(JsonHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         request = json.loads(self.rfile.read(length) or b"{}")
@@ -56,29 +55,14 @@ class _FakeKms(BaseHTTPRequestHandler):
                                  "message": f"no cluster for password {request.get('KeyStorePassword')}"}
         else:
             status, body = _ANSWERS.get(operation, (400, {"__type": "UnsupportedOperationException", "message": "?"}))
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.answer(status, body)
 
 
 @pytest.fixture
 def endpoint():
     """A fake KMS endpoint on a free loopback port, stopped when the test ends (even if it fails)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeKms)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with loopback_server(_FakeKms) as url:
+        yield url
 
 
 PROGRAM = """

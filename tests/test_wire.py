@@ -3,9 +3,6 @@ adapter detects about an endpoint, and that a bug behind the wire is still caugh
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,6 +13,7 @@ from ckspec.conformance.mutants import MUTANTS
 from ckspec.conformance.wire import BotoTarget
 from ckspec.emulator import serving
 from ckspec.model.environment import EVENTS
+from stub_endpoint import JsonHandler, loopback_server
 
 
 def test_the_conformance_suite_passes_over_the_wire_against_ckspec_serve():
@@ -78,37 +76,22 @@ def test_a_bug_behind_the_wire_is_caught(monkeypatch):
     assert "Session.open('http://127.0.0.1:" in result.failures[0].program
 
 
-class _NotImplemented(BaseHTTPRequestHandler):
+class _NotImplemented(JsonHandler):
     """An endpoint that implements nothing, as LocalStack answers what it lacks: HTTP 501."""
 
     protocol_version = "HTTP/1.1"
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps({"__type": "NotImplemented", "message": "not yet"}).encode()
-        self.send_response(501)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(501, {"__type": "NotImplemented", "message": "not yet"})
 
     do_GET = do_POST  # noqa: N815
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
 def not_implemented_endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotImplemented)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(_NotImplemented) as url:
+        yield url
 
 
 def test_an_endpoint_that_implements_nothing_is_unsupported_not_failing(not_implemented_endpoint):
