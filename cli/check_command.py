@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import CliError, positive_int
+from .errors import CliError, at_least_one, positive_int, seconds
 from .output import console, progress
 
 EXIT = {"conformant": 0, "non-conformant": 1, "inconclusive": 4}
@@ -28,9 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target "
                                    "unreachable, 4 inconclusive (polling ran out of budget).")
     add_target_arguments(p)
-    p.add_argument("--examples", type=_at_least_one, default=DEFAULT_EXAMPLES,
+    p.add_argument("--examples", type=at_least_one, default=DEFAULT_EXAMPLES,
                    help="Hypothesis examples to generate (default %(default)s)")
-    p.add_argument("--steps", type=_at_least_one, default=DEFAULT_STEPS,
+    p.add_argument("--steps", type=at_least_one, default=DEFAULT_STEPS,
                    help="at most this many steps per example (default %(default)s)")
     p.add_argument("--seed", type=positive_int, help="Hypothesis seed (default: random, printed)")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
@@ -47,6 +47,11 @@ def add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="reference",
                    help="reference, reference:random, reference:free, mutant:NAME, serve, serve:random, moto, moto-server, http://HOST:PORT "
                         "(any AWS-compatible endpoint, through boto3), or module.path:ClassName (default %(default)s)")
+    add_wire_arguments(p)
+
+
+def add_wire_arguments(p: argparse.ArgumentParser) -> None:
+    """Options for targets reached over the wire and for polling asynchronous work."""
     p.add_argument("--region", help="AWS Region for targets reached over the wire (default: AWS_REGION, "
                                     "AWS_DEFAULT_REGION, else us-east-1)")
     p.add_argument("--profile", help="AWS credentials profile for targets reached over the wire (default: the "
@@ -55,27 +60,16 @@ def add_target_arguments(p: argparse.ArgumentParser) -> None:
                    help="required by --target aws, which runs against a real AWS account and costs money")
     p.add_argument("--aws-cluster", action="append", default=[], metavar="CLUSTER_ID=TRUST_ANCHOR.pem",
                    help="a ready CloudHSM cluster --target aws may use (repeat; the starting account needs 3)")
-    p.add_argument("--poll-budget", type=_at_least_one, default=30, metavar="N",
+    p.add_argument("--poll-budget", type=at_least_one, default=30, metavar="N",
                    help="polls of asynchronous work before an example is inconclusive (default %(default)s)")
-    p.add_argument("--poll-interval", type=_seconds, default=1.0, metavar="SECONDS",
+    p.add_argument("--poll-interval", type=seconds(), default=1.0, metavar="SECONDS",
                    help="time the target is given between polls (default %(default)s)")
 
 
-def _at_least_one(text: str) -> int:
-    value = positive_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value < float("inf"):  # NaN compares false
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
-    return value
+def wire_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What :func:`ckspec.conformance.load_target` takes from :func:`add_wire_arguments`."""
+    return {"region": args.region, "profile": args.profile, "accept_aws_costs": args.i_accept_aws_costs,
+            "aws_clusters": tuple(args.aws_cluster)}
 
 
 def target_spec(args: argparse.Namespace) -> Any:
@@ -84,8 +78,7 @@ def target_spec(args: argparse.Namespace) -> Any:
     from ckspec.conformance import TargetNameError, load_target
 
     try:
-        spec = load_target(args.target, region=args.region, profile=args.profile,
-                           accept_aws_costs=args.i_accept_aws_costs, aws_clusters=tuple(args.aws_cluster))
+        spec = load_target(args.target, **wire_options(args))
     except TargetNameError as exc:
         raise CliError(str(exc)) from None
     try:

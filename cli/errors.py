@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -34,3 +36,25 @@ def positive_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
     return value
+
+
+def at_least_one(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    value = positive_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text}")
+    return value
+
+
+def seconds(zero: bool = False) -> Callable[[str], float]:
+    """argparse type: a finite number of seconds, > 0 (or >= 0 with ``zero``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"expected a finite number of seconds {'>=' if zero else '>'} 0, "
+                                             f"got {text}")
+        return value
+    return parse

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from .check_command import DEFAULT_EXAMPLES, DEFAULT_STEPS, _at_least_one
-from .errors import positive_int
+from .check_command import DEFAULT_EXAMPLES, DEFAULT_STEPS
+from .errors import at_least_one, positive_int
 from .output import console, print_json, progress, table
 
 
@@ -18,9 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("mutants", help="run every seeded-bug target and print the kill matrix")
     p.add_argument("--json", action="store_true", help="print the kill matrix as JSON")
     p.add_argument("--list", action="store_true", help="only list the mutants and the rules they break")
-    p.add_argument("--examples", type=_at_least_one, default=DEFAULT_EXAMPLES,
+    p.add_argument("--examples", type=at_least_one, default=DEFAULT_EXAMPLES,
                    help="examples per mutant (default %(default)s, as ckspec check)")
-    p.add_argument("--steps", type=_at_least_one, default=DEFAULT_STEPS, help="steps per example (default %(default)s)")
+    p.add_argument("--steps", type=at_least_one, default=DEFAULT_STEPS, help="steps per example (default %(default)s)")
     p.add_argument("--seed", type=positive_int, default=0, help="Hypothesis seed (default %(default)s)")
     p.set_defaults(run=run)
 

@@ -15,8 +15,8 @@ import json
 import shlex
 import sys
 
-from .check_command import _at_least_one, _output_file, _seconds, against_target
-from .errors import CliError, positive_int
+from .check_command import _output_file, add_wire_arguments, against_target, wire_options
+from .errors import CliError, at_least_one, positive_int
 from .output import console, progress, table
 
 DEFAULT_EXAMPLES, DEFAULT_STEPS = 100, 40
@@ -29,12 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "failure and judge every rule of the catalog. Exit codes: 0 no rule fails, 1 some "
                                    "rule fails, 2 usage error, 3 target unreachable.")
     p.add_argument("--target", action="append", metavar="T",
-                   help="reference, reference:random, reference:free, mutant:NAME, moto, moto-server, "
+                   help="reference, reference:random, reference:free, mutant:NAME, serve, serve:random, moto, moto-server, "
                         "http://HOST:PORT or module.path:ClassName; repeat to put several targets on one page "
                         "(default reference)")
-    p.add_argument("--examples", type=_at_least_one, default=DEFAULT_EXAMPLES,
+    p.add_argument("--examples", type=at_least_one, default=DEFAULT_EXAMPLES,
                    help="examples per target (default %(default)s)")
-    p.add_argument("--steps", type=_at_least_one, default=DEFAULT_STEPS,
+    p.add_argument("--steps", type=at_least_one, default=DEFAULT_STEPS,
                    help="at most this many steps per example (default %(default)s)")
     p.add_argument("--seed", type=positive_int, default=0,
                    help="seed of the examples: the same seed, targets and budget give the same examples "
@@ -43,12 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="write the scorecard as a Markdown page (a hand-written part after the page's marker line "
                         "is kept)")
     p.add_argument("--json", action="store_true", help="print the scorecards as JSON")
-    p.add_argument("--region", help="AWS Region for targets reached over the wire (default us-east-1)")
-    p.add_argument("--profile", help="AWS credentials profile for targets reached over the wire")
-    p.add_argument("--poll-budget", type=_at_least_one, default=30, metavar="N",
-                   help="polls of asynchronous work before an example is inconclusive (default %(default)s)")
-    p.add_argument("--poll-interval", type=_seconds, default=1.0, metavar="SECONDS",
-                   help="time the target is given between polls (default %(default)s)")
+    add_wire_arguments(p)
     p.add_argument("--no-minimise", action="store_true", help="keep each failure as first seen (no replays)")
     p.set_defaults(run=run)
 
@@ -83,7 +78,7 @@ def _scorecard(args: argparse.Namespace) -> int:
         specs = []
         for name in args.target:
             try:
-                spec = stack.enter_context(load_target(name, region=args.region, profile=args.profile))
+                spec = stack.enter_context(load_target(name, **wire_options(args)))
             except TargetNameError as exc:
                 raise CliError(str(exc)) from None
             spec.make(0).close()  # unreachable (exit 3) before any work

@@ -9,12 +9,11 @@ output says where it listens. It stops on Ctrl-C (exit 130), on SIGTERM (exit 0)
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import threading
 
-from .errors import CliError, positive_int
+from .errors import CliError, positive_int, seconds
 
 DEFAULT_PORT = 9400
 
@@ -34,9 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clock", choices=("real", "manual"), default="real",
                    help="real: asynchronous work completes as time passes; manual: only POST /_ckspec/wait "
                         "moves time (default %(default)s)")
-    p.add_argument("--connect-delay", type=_seconds(zero=True), default=2.0, metavar="SECONDS",
+    p.add_argument("--connect-delay", type=seconds(zero=True), default=2.0, metavar="SECONDS",
                    help="time until a connection attempt or a disconnect completes (default %(default)s)")
-    p.add_argument("--lag", type=_seconds(zero=True), default=0.5, metavar="SECONDS",
+    p.add_argument("--lag", type=seconds(zero=True), default=0.5, metavar="SECONDS",
                    help="time a read may still show a store as it was before the last call (AMB-30); 0: reads "
                         "never lag (default %(default)s)")
     p.add_argument("--choices", choices=("reference", "random"), default="reference",
@@ -47,9 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--region", default="us-east-1",
                    help="Region of ARNs and Availability Zones when a request's signature names none "
                         "(default %(default)s)")
-    p.add_argument("--idle-timeout", type=_seconds(zero=False), metavar="SECONDS",
+    p.add_argument("--idle-timeout", type=seconds(), metavar="SECONDS",
                    help="stop after this long without a request (default: never)")
-    p.add_argument("--read-timeout", type=_seconds(zero=False), default=30.0, metavar="SECONDS",
+    p.add_argument("--read-timeout", type=seconds(), default=30.0, metavar="SECONDS",
                    help="drop a connection that takes longer to send a request (default %(default)s)")
     p.add_argument("--max-body", type=positive_int, default=None, metavar="BYTES",
                    help="refuse longer request bodies with HTTP 413 (default 1 MiB)")
@@ -62,19 +61,6 @@ def _port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text}")
     return value
-
-
-def _seconds(zero: bool):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-            raise argparse.ArgumentTypeError(f"expected a finite number of seconds {'>=' if zero else '>'} 0, "
-                                             f"got {text}")
-        return value
-    return parse
 
 
 def run(args: argparse.Namespace) -> int:
