@@ -163,12 +163,11 @@ class AwsTarget(BotoTarget):
         return EnvironmentReply(True, free[0])
 
     def _describe(self, cluster: str) -> Mapping[str, Any]:
-        reply = self._cloudhsm_call("DescribeClusters", Filters={"clusterIds": [cluster]})
-        found = (reply.body or {}).get("Clusters", []) if reply.ok else []
-        if not found:
+        shown, reply = self.described_cluster(cluster)
+        if shown is None:
             raise AwsConfigurationError(f"cluster {cluster}: DescribeClusters does not show it "
                                         f"({reply.summary()}); check --aws-cluster and the Region")
-        return found[0]
+        return shown
 
     def _existing_hsm(self, cluster: str, zone: str) -> EnvironmentReply:
         wanted = self._zone(zone)

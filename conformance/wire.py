@@ -231,10 +231,15 @@ class BotoTarget(Target):
         hsm = (reply.body or {}).get("Hsm", {}).get("HsmId") if reply.ok else None
         return EnvironmentReply(hsm is not None, hsm)
 
+    def described_cluster(self, cluster: str) -> tuple[Mapping[str, Any] | None, Reply]:
+        """What DescribeClusters shows of one cluster (None when it shows nothing), and the reply."""
+        reply = self._cloudhsm_call("DescribeClusters", Filters={"clusterIds": [cluster]})
+        found = (reply.body or {}).get("Clusters", []) if reply.ok else []
+        return (found[0] if found else None), reply
+
     def _initialize_cluster(self, cluster: str) -> EnvironmentReply:
-        described = self._cloudhsm_call("DescribeClusters", Filters={"clusterIds": [cluster]})
-        found = (described.body or {}).get("Clusters", []) if described.ok else []
-        csr = found[0].get("Certificates", {}).get("ClusterCsr") if found else None
+        shown, _ = self.described_cluster(cluster)
+        csr = shown.get("Certificates", {}).get("ClusterCsr") if shown else None
         signed, anchor = sign_cluster_csr(csr) if csr else placeholder_anchor(cluster, self.seed)
         reply = self._cloudhsm_call("InitializeCluster", ClusterId=cluster, SignedCert=signed, TrustAnchor=anchor)
         return EnvironmentReply(reply.ok, anchor if reply.ok else None)
