@@ -3,6 +3,9 @@
 * :func:`connection_states`: one key store's ConnectionState diagram, one edge per Branch of
   every store operation in :data:`transitions.OPERATIONS`, and per state a note listing the
   errors (Check rows) a call can get there.
+* :func:`connection_summary`: the same diagram at a glance, for the README: the five states,
+  one edge per operation or internal event that changes the state (the twelve failing
+  connection attempts are one edge, "attempt fails (ConnectionErrorCode)"), no guards.
 * :func:`key_states`: a KMS key's own states, from the key operations, CreateKey and
   KeyDeletionCompletes, with the visible-state rule (KS-02, KS-03) computed from
   :func:`responses.visible_key_state`.
@@ -66,6 +69,8 @@ class Diagram:
     notes: tuple[tuple[str, str], ...] = ()
     #: a linear chain (recovery) is drawn as a Mermaid flowchart, the others as state diagrams
     chain: bool = False
+    #: graphviz's rankdir for a state diagram: "LR" (wide, detailed) or "TB" (narrow, the summary)
+    direction: str = "LR"
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -134,6 +139,36 @@ def connection_states() -> Diagram:
     title = ("Custom key store ConnectionState (generated from model/transitions.py; "
              "dashed: internal event; alt: documented alternative)")
     return Diagram("connection-states", title, nodes, edges, notes)
+
+
+def _summary_label(group: list[tuple[Operation, Branch]]) -> str:
+    """One short label for the branches of one operation between two states."""
+    op, branch = group[0]
+    alts = sorted({b.alt for _, b in group if b.alt})
+    if op.kind == "internal":
+        codes = {b.error_code for _, b in group if b.error_code}
+        text = branch.name.split(":")[0] + (" (ConnectionErrorCode)" if codes else "")
+    else:
+        text = op.name
+    only_alt = all(b.alt for _, b in group)
+    return text + (f" ({', '.join(alts)} alt)" if alts and only_alt else "")
+
+
+def connection_summary() -> Diagram:
+    """The connection states at a glance: the edges of :func:`connection_states` that change
+    the state, one per (operation, from, to), with the operation's name for a call and the
+    event's wording for an internal event; self-loops (answers that leave the state as it is)
+    are left to the detailed diagram."""
+    groups: dict[tuple[str, str, str], list[tuple[Operation, Branch]]] = {}
+    for op, branch, src, dst in store_edges():
+        if src != dst:
+            groups.setdefault((op.name, src, dst), []).append((op, branch))
+    nodes = tuple(Node(s, "no key store" if s == ABSENT else s, "start" if s == ABSENT else "state")
+                  for s in STORE_STATES)
+    edges = tuple(Edge(src, dst, _summary_label(group), "dashed" if group[0][0].kind == "internal" else "solid")
+                  for (_, src, dst), group in groups.items())
+    title = "Custom key store ConnectionState at a glance (dashed: internal event)"
+    return Diagram("connection-summary", title, nodes, edges, direction="TB")
 
 
 # --- the key-state diagram ---------------------------------------------------------------------
@@ -255,7 +290,7 @@ def to_dot(diagram: Diagram) -> str:
     lines = [
         f"digraph {dot_string(diagram.name)} {{",
         f"  graph [label={dot_string(diagram.title)}, labelloc=t, fontname=Helvetica, fontsize=13, "
-        f"rankdir={'TB' if diagram.chain else 'LR'}, nodesep=0.35, ranksep=0.5];",
+        f"rankdir={'TB' if diagram.chain else diagram.direction}, nodesep=0.35, ranksep=0.5];",
         "  node [fontname=Helvetica, fontsize=11, shape=box, style=rounded];",
         "  edge [fontname=Helvetica, fontsize=8];",
     ]
@@ -283,7 +318,7 @@ def _dot_notes(diagram: Diagram) -> list[str]:
 def _ports(diagram: Diagram, edge: Edge) -> str:
     """Left-to-right state diagrams: a forward edge (in node order) leaves a state on its right
     and enters the next on its left; a self-loop sits above its state."""
-    if diagram.chain:
+    if diagram.chain or diagram.direction != "LR":
         return ""
     if edge.source == edge.target:
         return ", tailport=n, headport=n"
@@ -345,7 +380,7 @@ def _mermaid_chain(diagram: Diagram) -> list[str]:
 
 
 def all_diagrams() -> list[Diagram]:
-    return [connection_states(), key_states(), *(recovery(code) for code in CLOUDHSM_ERROR_CODES)]
+    return [connection_summary(), connection_states(), key_states(), *(recovery(code) for code in CLOUDHSM_ERROR_CODES)]
 
 
 def write_all(out_dir: Path | str) -> list[Path]:

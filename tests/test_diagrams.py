@@ -43,7 +43,7 @@ def test_committed_diagrams_are_up_to_date(generated):
 def test_every_dot_has_its_svg_committed():
     """Each committed .dot has the .svg rendered from it (for readers without graphviz)."""
     dots = sorted(COMMITTED.glob("*.dot"))
-    assert len(dots) == 2 + len(CLOUDHSM_ERROR_CODES)
+    assert len(dots) == 3 + len(CLOUDHSM_ERROR_CODES)
     assert [d.name for d in dots if not d.with_suffix(".svg").is_file()] == []
 
 
@@ -94,7 +94,7 @@ def test_without_graphviz_dot_and_mermaid_are_still_written(tmp_path, monkeypatc
     monkeypatch.setattr(diagrams.shutil, "which", lambda name: None)
     written = diagrams.write_all(tmp_path)
     assert not [p for p in written if p.suffix == ".svg"] and not list(tmp_path.glob("*.svg"))
-    assert len(list(tmp_path.glob("*.mmd"))) == len(list(tmp_path.glob("*.dot"))) == 2 + len(CLOUDHSM_ERROR_CODES)
+    assert len(list(tmp_path.glob("*.mmd"))) == len(list(tmp_path.glob("*.dot"))) == 3 + len(CLOUDHSM_ERROR_CODES)
     assert capsys.readouterr().err.strip().splitlines() == [diagrams.DOT_MISSING]
 
 
@@ -118,3 +118,24 @@ def test_absent_is_the_no_store_node():
     """CS-01, CREATE-02, DELETE-04: the store's life starts and ends at the "no key store" node."""
     nodes = {n.id: n.label for n in diagrams.connection_states().nodes}
     assert nodes[ABSENT] == "no key store"
+
+
+def test_summary_has_every_state_change_and_at_most_fifteen_edges():
+    """The README's summary: every (from, to) pair that some store branch changes the state
+    along is one or more summary edges, no self-loops, and few enough edges to read."""
+    summary = diagrams.connection_summary()
+    drawn = {(e.source, e.target) for e in summary.edges}
+    changes = {(src, dst) for _, _, src, dst in diagrams.store_edges() if src != dst}
+    assert drawn == changes
+    assert len(summary.edges) <= 15
+    assert [e.label for e in summary.edges if e.source == "CONNECTING" and e.target == "FAILED"] == [
+        "attempt fails (ConnectionErrorCode)"]
+
+
+def test_committed_summary_svg_fits_800_px():
+    """Legible at README width: the committed summary SVG is at most 1,000 px wide."""
+    svg = (COMMITTED / "connection-summary.svg").read_text(encoding="utf-8")
+    width = re.search(r'<svg[^>]*width="([0-9.]+)(pt|px)"', svg)
+    assert width is not None
+    pixels = float(width.group(1)) * (4 / 3 if width.group(2) == "pt" else 1)
+    assert pixels <= 1000, f"summary diagram is {pixels:.0f} px wide"
