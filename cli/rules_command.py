@@ -1,23 +1,33 @@
-"""ckspec rules: the rule catalog and how each rule is classified."""
+"""ckspec rules: the rule catalog, how each rule is classified, and where it is documented.
+
+``ckspec rules`` lists the catalog; ``ckspec rules ID [ID ...]`` shows each rule whole: its
+statement, its documentation sources as public URLs, whether the model encodes it, and the
+model code and tests that cite it.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from ckspec.model.catalog import summary
+from ckspec.model.catalog import RULE_ID, RuleStatus, classify, summary
+from ckspec.model.catalog.sources import source
 
+from .errors import CliError
 from .output import console, print_json, table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rules", help="list the rule catalog: encoded, not applicable, unclassified")
-    p.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    p = sub.add_parser("rules", help="list the rule catalog, or show rules by ID with their documentation sources")
+    p.add_argument("ids", nargs="*", metavar="ID", help="rule IDs to show whole (e.g. CONNECT-06 AMB-17)")
+    p.add_argument("--json", action="store_true", help="print as JSON (sources with their URLs)")
     p.add_argument("--status", choices=("encoded", "not_applicable", "unclassified"),
                    help="list only rules with this status")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.ids:
+        return _show(args.ids, args.json)
     s = summary()
     if args.status:
         s["rules"] = [r for r in s["rules"] if r["status"] == args.status]
@@ -30,5 +40,36 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"{s['total']} entries: {s['encoded']} encoded, {s['not_applicable']} not applicable, "
                   f"{s['unclassified']} unclassified; documented rules encoded: {s['documented_rules_encoded']}/"
                   f"{s['documented_rules']} ({share:.0%}); ambiguities encoded: {s['ambiguities_encoded']}/"
-                  f"{s['ambiguities']}")
+                  f"{s['ambiguities']}; `ckspec rules ID` shows one rule with its sources")
     return 0
+
+
+def _show(ids: list[str], as_json: bool) -> int:
+    by_id = {s.rule.id: s for s in classify()}
+    wanted = [i.upper() for i in ids]
+    unknown = [i for i in wanted if i not in by_id]
+    if unknown:
+        shape = "" if all(RULE_ID.fullmatch(i) for i in unknown) else " (a rule ID looks like CONNECT-06 or AMB-17)"
+        raise CliError(f"no such rule in the catalog: {', '.join(unknown)}{shape}")
+    chosen = [by_id[i] for i in wanted]
+    if as_json:
+        print_json({"rules": [s.as_dict() for s in chosen]})
+        return 0
+    for status in chosen:
+        _print_rule(status)
+    return 0
+
+
+def _print_rule(status: RuleStatus) -> None:
+    rule = status.rule
+    console.print(f"[bold]{rule.id}[/bold] ({rule.kind}, {status.status})", highlight=False)
+    console.print(f"  {rule.statement}", highlight=False, soft_wrap=True)
+    if rule.not_applicable_reason:
+        console.print(f"  not encoded: {rule.not_applicable_reason}", highlight=False, soft_wrap=True)
+    if rule.recommendation:
+        console.print(f"  recommended model behaviour: {rule.recommendation}", highlight=False, soft_wrap=True)
+    console.print("  sources:")
+    for key in rule.sources:
+        console.print(f"    {source(key)}", highlight=False, soft_wrap=True)
+    console.print(f"  code: {', '.join(status.code) or '-'}", highlight=False, soft_wrap=True)
+    console.print(f"  tests: {', '.join(status.tests) or '-'}", highlight=False, soft_wrap=True)

@@ -47,6 +47,9 @@ class RuleStatus:
                                 "statement": self.rule.statement}
         if self.rule.not_applicable_reason:
             d["reason"] = self.rule.not_applicable_reason
+        from .sources import source
+
+        d["sources"] = [source(k).as_dict() for k in self.rule.sources]
         d["code"] = list(self.code)
         d["tests"] = list(self.tests)
         return d
