@@ -143,3 +143,45 @@ def test_describe_parameter_validation(params):
     """AMB-18, DESC-02: empty filters or Marker and unknown parameters are ValidationError."""
     d, _ = _account(1, profile=PERMISSIVE)
     assert _errors(d.possible("DescribeCustomKeyStores", **params)) == {"ValidationError"}
+
+
+@pytest.mark.parametrize("status, error, accepted", [
+    (400, "ValidationException", True),
+    (400, "InvalidRequestException", True),   # AMB-17: any non-success 4xx, whatever its name
+    (409, "ConflictException", True),
+    (500, "KMSInternalException", False),      # a 5xx is not the client error the catalog allows
+])
+def test_checker_holds_both_filters_to_any_client_error(status, error, accepted):
+    """AMB-17's clause is the checker's exact contract: tests assert only a non-success 4xx."""
+    from ckspec.conformance.adapter import Reply
+    from ckspec.conformance.checker import Nonconformance, PossibleWorlds
+    from ckspec.conformance.identity import Binding
+    from ckspec.model import Call
+
+    d, sids = _account(1, profile=PERMISSIVE)
+    worlds, binding = PossibleWorlds(d.world), Binding()
+    binding.bind(sids[0], sids[0])
+    call = Call("DescribeCustomKeyStores", {"CustomKeyStoreId": sids[0], "CustomKeyStoreName": "store-0"})
+    reply = Reply(status=status, error=error)
+    if accepted:
+        worlds.observe_call(call, reply, binding)
+    else:
+        with pytest.raises(Nonconformance) as caught:
+            worlds.observe_call(call, reply, binding)
+        assert "AMB-17" in caught.value.failure.rules
+
+
+def test_checker_rejects_a_success_for_both_filters():
+    """DESC-02: a success for both filters is a failure, never within AMB-17's contract."""
+    from ckspec.conformance.adapter import Reply
+    from ckspec.conformance.checker import Nonconformance, PossibleWorlds
+    from ckspec.conformance.identity import Binding
+    from ckspec.model import Call
+
+    d, sids = _account(1, profile=PERMISSIVE)
+    worlds, binding = PossibleWorlds(d.world), Binding()
+    binding.bind(sids[0], sids[0])
+    call = Call("DescribeCustomKeyStores", {"CustomKeyStoreId": sids[0], "CustomKeyStoreName": "store-0"})
+    with pytest.raises(Nonconformance) as caught:
+        worlds.observe_call(call, Reply(body={"CustomKeyStores": [], "Truncated": False}), binding)
+    assert caught.value.failure.rules[0] in ("DESC-02", "AMB-17")
