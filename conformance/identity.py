@@ -13,8 +13,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 #: Reply and request members whose values are identifiers: bound, never compared literally.
+#: ``AWSAccountId`` (and the account inside an ARN) is the caller's, not the implementation's:
+#: an emulator's ``123456789012`` is bound to the model's account like any other identifier.
 ID_FIELDS = frozenset({"CustomKeyStoreId", "CloudHsmClusterId", "KeyId", "Arn", "NextMarker", "Marker",
-                       "TrustAnchorCertificate", "CiphertextBlob"})
+                       "TrustAnchorCertificate", "CiphertextBlob", "AWSAccountId"})
 #: Identifier members bound afresh each time: a target may reuse a pagination marker (say, a
 #: position) for another page of a later listing, so no one-to-one binding is kept for them.
 REBOUND_FIELDS = frozenset({"NextMarker"})
