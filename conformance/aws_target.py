@@ -32,25 +32,20 @@ What it does and does not do:
 
 from __future__ import annotations
 
-import itertools
 import os
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .adapter import SETUP_CONTROLS, Capabilities, EnvironmentReply, Reply, TargetUnreachable
+from .isolation import Isolation, NamePrefix, next_prefix
 from .ledger import DEFAULT_LEDGER, Entry, Ledger
 from .wire import BotoTarget
 
 PASSWORD_VARIABLE = "CKSPEC_KMSUSER_PASSWORD"
 ENDPOINT_VARIABLE = "CKSPEC_AWS_ENDPOINT_URL"
-NAME_FIELDS = ("CustomKeyStoreName", "NewCustomKeyStoreName")
 PASSWORD_FIELDS = ("KeyStorePassword",)
-#: one prefix per process: every store this run creates is named with it
-RUN_PREFIX = f"ckspec-{secrets.token_hex(3)}-"
-_EXAMPLES = itertools.count(1)
 #: seconds cleanup waits for a disconnect to complete before it deletes the store
 DISCONNECT_PATIENCE = 120.0
 
@@ -89,33 +84,30 @@ class AwsTarget(BotoTarget):
         self._real_password = password
         self._passwords: dict[str, str] = {}
         self._claimed: list[str] = []
-        self.prefix = prefix or f"{RUN_PREFIX}{next(_EXAMPLES)}-"  # each example sees only its own stores
+        self.prefix = prefix or next_prefix()  # each example sees only its own stores
         self.ledger = Ledger(ledger)
         self._mine: list[Entry] = []
         super().__init__(seed, endpoint_url=endpoint_url, region=region, profile=profile, control=False,
-                         reset=False, name="aws")
+                         reset=False, name="aws", isolation=Isolation(
+                             "prefix", "each example's store names carry its own prefix, listings show only its own "
+                                       "stores, and what it created is written to the ledger and removed"))
+        self.names = NamePrefix(self.prefix)
         self.capabilities = Capabilities(operations=self.capabilities.operations, environment=SETUP_CONTROLS,
                                          setup_only=SETUP_CONTROLS)  # your clusters are never changed
 
     def __repr__(self) -> str:  # never the password
         return f"AwsTarget(region={self.region!r}, clusters={sorted(self.borrowed)}, prefix={self.prefix!r})"
 
-    # --- KMS: names prefixed, passwords substituted, creations written down --------------------
+    # --- KMS: names prefixed (by BotoTarget), passwords substituted, creations written down ------
     def call(self, operation: str, params: Mapping[str, Any]) -> Reply:
         sent = dict(params)
-        for field in NAME_FIELDS:
-            if isinstance(sent.get(field), str):
-                sent[field] = self.prefix + sent[field]
         for field in PASSWORD_FIELDS:
             if sent.get(field) in self._passwords:
                 sent[field] = self._passwords[sent[field]]
-        reply = super().call(operation, sent)
-        if reply.ok and reply.body is not None:
-            self._write_down(operation, sent, reply.body)
-            reply = Reply(reply.status, None, "", self._own_view(reply.body))
-        return reply
+        return super().call(operation, sent)
 
-    def _write_down(self, operation: str, sent: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+    def _note_own(self, operation: str, sent: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+        """Every store and key is written to the ledger before the engine sees it."""
         if operation == "CreateCustomKeyStore" and body.get("CustomKeyStoreId"):
             entry = Entry("store", body["CustomKeyStoreId"], self.region, sent.get("CustomKeyStoreName", ""))
         elif operation == "CreateKey" and body.get("KeyMetadata", {}).get("KeyId"):
@@ -124,21 +116,6 @@ class AwsTarget(BotoTarget):
             return
         self.ledger.add(entry)
         self._mine.append(entry)
-
-    def _own_view(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """The body with the prefix taken off names, and other owners' stores left out."""
-        view = dict(body)
-        if isinstance(view.get("CustomKeyStores"), list):
-            view["CustomKeyStores"] = [self._unprefixed(s) for s in view["CustomKeyStores"]
-                                       if str(s.get("CustomKeyStoreName", "")).startswith(self.prefix)]
-        return self._unprefixed(view)
-
-    def _unprefixed(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        out = dict(item)
-        name = out.get("CustomKeyStoreName")
-        if isinstance(name, str) and name.startswith(self.prefix):
-            out["CustomKeyStoreName"] = name[len(self.prefix):]
-        return out
 
     # --- the environment: borrowed clusters only -------------------------------------------------
     def _performers(self) -> dict[str, Callable[..., EnvironmentReply]]:

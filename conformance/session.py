@@ -168,6 +168,8 @@ class Session:
         except NotImplementedError as exc:
             self.unsupported.setdefault(step.operation, unsupported_signature(exc=exc) or "NotImplementedError")
             return Reply(501, "NotImplemented")
+        except Inconclusive:  # the target cannot tell (a quota shared with leftovers): not an answer
+            raise
         except Exception as exc:  # a crash of the target is an answer no world explains
             raise self._failure(Mismatch(("ERR-01",), ("a reply",), type(exc).__name__, "",
                                          f"ERR-01: {call!r}: the target raised {type(exc).__name__}")) from None

@@ -27,11 +27,13 @@ control, is reported as unsupported (:func:`ckspec.conformance.adapter.unsupport
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import Counter
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import boto3
 import botocore.exceptions
 import botocore.parsers
@@ -51,8 +53,10 @@ from .adapter import (
     TargetUnreachable,
     unsupported_signature,
 )
-from .control import ControlClient, ControlInfo
+from .checker import Inconclusive
+from .control import PREFIX, ControlClient, ControlInfo
 from .credentials import placeholder_anchor, sign_cluster_csr
+from .isolation import QUOTA, Isolation, NamePrefix, foreign_stores, next_prefix, post_reset, remove
 from .session import setup_steps
 
 #: Environment controls the CloudHSM v2 API performs.
@@ -64,6 +68,9 @@ UNREACHABLE_ERRORS = (botocore.exceptions.EndpointConnectionError, botocore.exce
 NOT_AN_ANSWER = (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError, NotImplementedError)
 HSM_TYPE = "hsm1.medium"
 _LETTERS = str.maketrans("0123456789", "abcdefghij")
+#: made-up identifiers are unique in the process: a target without a reset keeps every
+#: example's fakes, and a second "cluster-fakeaaaaaab" would be a cluster in use (CREATE-06)
+_FAKE_SERIALS = itertools.count(1)
 
 
 class BotoTarget(Target):
@@ -81,21 +88,25 @@ class BotoTarget(Target):
                  credentials: tuple[str, ...] | None = None, profile: str | None = None,
                  control: bool = True, reset: bool = True, timeout: float = 15.0,
                  sleep: Callable[[float], None] = time.sleep, name: str | None = None,
-                 isolated: bool = False) -> None:
+                 isolated: bool = False, reset_url: str | None = None,
+                 isolation: Isolation | None = None) -> None:
         self.name = name or endpoint_url or "boto3"
         self.region, self.seed, self._sleep = region, seed, sleep
         self.kms, self.cloudhsm, self._ec2_client = _clients(endpoint_url, region, credentials, profile, timeout,
                                                              isolated)
         self.control = ControlClient(endpoint_url, timeout) if endpoint_url and control else None
         self.info: ControlInfo | None = self.control.describe() if self.control else None
-        if self.info is not None and reset:
-            self.control.reset(seed)
+        #: the example's own names on a shared account (prefix isolation), else None
+        self.names: NamePrefix | None = None
+        self._own_stores: list[str] = []
+        self._own_keys: list[str] = []
+        self.isolation = isolation or self._isolate(reset, reset_url, timeout)
         self.has_cloudhsm = self._probe_cloudhsm()
         self.has_ec2: bool | None = None  # probed when the first cluster needs subnets
         self._vpc: str | None = None
         self._cluster_zones: dict[str, int] = {}
         self._backup_zones: dict[str, int] = {}
-        self._subnet_serial = self._serial = 0
+        self._subnet_serial = 0
         #: set-up control -> times it was faked (a report counts no rule as passed on a fake)
         self.faked: Counter[str] = Counter()
         self._faked_hsms: Counter[str] = Counter()
@@ -106,12 +117,57 @@ class BotoTarget(Target):
             controlled_clock=self.info is not None and self.info.clock == "manual",
             time_travel=self.info is not None and self.info.time_travel, setup_only=self._fakes())
 
+    def _isolate(self, reset: bool, reset_url: str | None, timeout: float) -> Isolation:
+        """Reset the target for this example if it can be reset; else isolate by name prefix."""
+        if self.info is not None and reset:
+            self.control.reset(self.seed)
+            return Isolation("reset", f"the target's {PREFIX}/reset before each example")
+        if reset_url:
+            post_reset(reset_url, timeout)
+            return Isolation("reset", f"POST {reset_url} before each example")
+        self.names = NamePrefix(next_prefix())
+        return Isolation("prefix", "no reset: each example's store names carry its own prefix, listings show only "
+                                   "its own stores, and it removes what it created when it ends")
+
     # --- the adapter interface ---------------------------------------------------------------
     def call(self, operation: str, params: Mapping[str, Any]) -> Reply:
+        if self.names is None:
+            return self._send(operation, params)
+        if operation == "DescribeCustomKeyStores" and not params.get("CustomKeyStoreName"):
+            reply = self.names.listing(lambda sent: self._send(operation, sent), params)
+        else:
+            sent = self.names.outbound(params)
+            reply = self._send(operation, sent)
+            if reply.ok and isinstance(reply.body, Mapping):
+                self._note_own(operation, sent, reply.body)
+                reply = attrs.evolve(reply, body=self.names.view(reply.body))
+        if operation == "CreateCustomKeyStore" and reply.error == "LimitExceededException":
+            self._quota_shared()
+        return reply
+
+    def _send(self, operation: str, params: Mapping[str, Any]) -> Reply:
         method = getattr(self.kms, xform_name(operation), None)
         if method is None:
             raise NotImplementedError(f"botocore has no KMS operation {operation}")
         return self.reply(lambda: method(**params))
+
+    def _note_own(self, operation: str, sent: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+        if operation == "CreateCustomKeyStore" and isinstance(body.get("CustomKeyStoreId"), str):
+            if body["CustomKeyStoreId"] not in self._own_stores:
+                self._own_stores.append(body["CustomKeyStoreId"])
+        meta = body.get("KeyMetadata")
+        if operation == "CreateKey" and isinstance(meta, Mapping) and isinstance(meta.get("KeyId"), str):
+            self._own_keys.append(meta["KeyId"])
+
+    def _quota_shared(self) -> None:
+        """CREATE-09 under prefix isolation: the quota is the account's, shared with what earlier
+        examples could not remove; a refusal only those leftovers explain proves nothing."""
+        assert self.names is not None
+        foreign = foreign_stores(lambda sent: self._send("DescribeCustomKeyStores", sent), self.names)
+        if foreign and len(self._own_stores) < QUOTA:
+            raise Inconclusive(f"CREATE-09: the quota of {QUOTA} stores is shared with {foreign} store(s) this "
+                               f"example did not create (left by earlier examples whose keys wait for deletion, "
+                               f"or by others); give the target a reset (--reset-url) to test the quota")
 
     def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         in_setup = self._setup_left > 0
@@ -135,6 +191,12 @@ class BotoTarget(Target):
             self.control.wait(seconds)
         else:
             self._sleep(seconds)
+
+    def close(self) -> None:
+        """Under prefix isolation, remove what this example created (what cannot be removed
+        yet, a store whose keys wait for deletion, stays: see :mod:`.isolation`)."""
+        if self.names is not None and (self._own_stores or self._own_keys):
+            remove(self.kms, self._own_stores, self._own_keys)
 
     # --- KMS -------------------------------------------------------------------------------------
     @staticmethod
@@ -178,8 +240,7 @@ class BotoTarget(Target):
     def _thin_fake(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         """A set-up control taken as done, with a made-up identifier where it creates one."""
         self.faked[event] += 1
-        self._serial += 1
-        made_up = "fake" + str(self._serial).zfill(7).translate(_LETTERS)  # 11 characters, as AWS's
+        made_up = "fake" + str(next(_FAKE_SERIALS)).zfill(7).translate(_LETTERS)  # 11 characters, as AWS's
         if event == "create_cluster":
             return EnvironmentReply(True, f"cluster-{made_up}")
         if event == "create_hsm":
