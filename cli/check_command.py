@@ -60,6 +60,10 @@ def add_wire_arguments(p: argparse.ArgumentParser) -> None:
                    help="required by --target aws, which runs against a real AWS account and costs money")
     p.add_argument("--aws-cluster", action="append", default=[], metavar="CLUSTER_ID=TRUST_ANCHOR.pem",
                    help="a ready CloudHSM cluster --target aws may use (repeat; the starting account needs 3)")
+    p.add_argument("--reset-url", metavar="URL",
+                   help="an endpoint target's own reset route, POSTed before each example (e.g. "
+                        "http://127.0.0.1:4566/_reset); without it, and without ckspec's /_ckspec extension, "
+                        "examples are isolated by store-name prefix")
     p.add_argument("--poll-budget", type=at_least_one, default=30, metavar="N",
                    help="polls of asynchronous work before an example is inconclusive (default %(default)s)")
     p.add_argument("--poll-interval", type=seconds(), default=1.0, metavar="SECONDS",
@@ -69,7 +73,7 @@ def add_wire_arguments(p: argparse.ArgumentParser) -> None:
 def wire_options(args: argparse.Namespace) -> dict[str, Any]:
     """What :func:`ckspec.conformance.load_target` takes from :func:`add_wire_arguments`."""
     return {"region": args.region, "profile": args.profile, "accept_aws_costs": args.i_accept_aws_costs,
-            "aws_clusters": tuple(args.aws_cluster)}
+            "aws_clusters": tuple(args.aws_cluster), "reset_url": args.reset_url}
 
 
 def target_spec(args: argparse.Namespace) -> Any:
@@ -179,6 +183,13 @@ def show(result: Any, command: str) -> None:
         sys.stdout.flush()
         if f.trace_file:
             console.print(f"saved: {f.trace_file}  (replay: ckspec replay {f.trace_file} --target {result.target})")
+    from ckspec.conformance.reports import isolation_line
+
+    console.print(f"isolation: {isolation_line(result)}", highlight=False)
+    if result.faked_setup:
+        console.print(f"[yellow]depends on faked set-up[/yellow]: {len(result.faked_setup)} answers only a favourable "
+                      f"choice of the clusters, trust anchors or kmsuser passwords ckspec made up explains (neither "
+                      f"failures nor passes): {result.faked_setup[0]}")
     if result.unsupported:
         console.print("unsupported: " + ", ".join(f"{k} ({v})" for k, v in sorted(result.unsupported.items())))
     if result.inconclusive:

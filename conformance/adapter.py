@@ -85,6 +85,9 @@ class Capabilities:
     #: done), or a real account's borrowed clusters. A fake drawn later (a second activation)
     #: would claim what the model refuses.
     setup_only: frozenset[str] = frozenset()
+    #: the custom key store quota an example starts with (CREATE-09, Q-01): 10, less the stores
+    #: a shared account already holds that the example cannot see (prefix isolation)
+    quota: int = 10
 
     @property
     def generated_environment(self) -> frozenset[str]:

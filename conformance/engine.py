@@ -27,6 +27,7 @@ from .adapter import AdapterError, TargetUnreachable
 from .checker import Inconclusive, Nonconformance
 from .coverage import Coverage, rule_statuses
 from .generator import Draws, Memory, available_rules, draw_step, swarm
+from .isolation import Isolation, isolation_of
 from .session import Session, program
 from .steps import Step
 from .targets import TargetSpec
@@ -90,6 +91,10 @@ class RunResult:
     regressions: list[dict[str, str]] = attrs.field(factory=list)
     first_failure_steps: int | None = None
     first_failure_seconds: float | None = None
+    #: how examples were kept apart (:class:`.isolation.Isolation`), known once one was made
+    isolation: Isolation | None = None
+    #: answers only the set-up ckspec faked explains (:mod:`.faked`): neither failures nor passes
+    faked_setup: list[str] = attrs.field(factory=list)
 
     @property
     def verdict(self) -> str:
@@ -186,6 +191,7 @@ class _Run:
             target = self.spec.make(seed)
         except TargetUnreachable as exc:
             raise _Abort(exc) from None
+        result.isolation = isolation_of(target)
         session = Session(target, poll_budget=self.options.poll_budget,
                           poll_interval=self.options.poll_interval, unsupported=result.unsupported)
         try:
@@ -206,6 +212,7 @@ class _Run:
             result.steps += session.steps_run
             result.examples += 1
             result.coverage.merge(session.coverage)
+            result.faked_setup.extend(session.faked_setup)
             if self.progress is not None:
                 self.progress(result)
 

@@ -11,8 +11,9 @@ before each example. A plain endpoint without one is isolated without its help:
   longer than ``Limit`` (shorter pages are allowed, DESC-04);
 * when the example ends, its keys are scheduled for deletion and its stores disconnected
   and deleted; a store whose keys still wait for deletion cannot be removed (DELETE-02) and
-  stays, counted in the quota every later example shares (CREATE-09). A quota answer that
-  only those leftovers explain is inconclusive, never a failure.
+  stays, counted in the quota every later example shares (CREATE-09): an example starts
+  with the quota those it finds leave it, and a quota answer that stores made while it ran
+  explain is inconclusive, never a failure.
 
 :class:`Isolation` says which of these was in force; every report shows it.
 """
@@ -34,6 +35,8 @@ NAME_FIELDS = ("CustomKeyStoreName", "NewCustomKeyStoreName")
 #: pages a filtered listing follows, at most, to find one that holds the example's own stores
 MAX_FILTERED_PAGES = 100
 QUOTA = 10  # CREATE-09
+#: the longest CustomKeyStoreName botocore's model allows
+MAX_NAME_LENGTH = 256
 #: tries to delete a store just disconnected, 0.2 s apart
 DELETE_ATTEMPTS = 10
 
@@ -50,6 +53,15 @@ class Isolation:
         return {"kind": self.kind, "how": self.how}
 
 
+def isolation_of(target: Any) -> Isolation:
+    """The isolation a target says it keeps (a wire target decides it when it is made); any
+    other target is a new object per example, isolated as well as its constructor makes it."""
+    isolation = getattr(target, "isolation", None)
+    if isinstance(isolation, Isolation):
+        return isolation
+    return Isolation("fresh", f"a new {type(target).__name__} per example")
+
+
 def next_prefix() -> str:
     return f"{RUN_PREFIX}{next(_EXAMPLES)}-"
 
@@ -62,10 +74,20 @@ class NamePrefix:
         self.prefix = prefix
 
     def outbound(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The request with the example's names prefixed. An empty name goes out as it is (its
+        answer is the target's own, CREATE-01); a name the prefix would push past the longest
+        name allowed cannot be tried on a shared account: inconclusive, never a failure."""
+        from .checker import Inconclusive
+
         sent = dict(params)
         for field in NAME_FIELDS:
-            if isinstance(sent.get(field), str):
-                sent[field] = self.prefix + sent[field]
+            name = sent.get(field)
+            if not isinstance(name, str) or not name:
+                continue
+            if len(name) <= MAX_NAME_LENGTH < len(self.prefix) + len(name):
+                raise Inconclusive(f"{field} of {len(name)} characters cannot be tried under prefix isolation: "
+                                   f"with the example's prefix it passes the {MAX_NAME_LENGTH} allowed")
+            sent[field] = self.prefix + name
         return sent
 
     def owns(self, entry: Any) -> bool:

@@ -36,6 +36,7 @@ from unittest import mock
 
 
 from .adapter import TargetUnreachable
+from .isolation import Isolation
 from .wire import BotoTarget
 
 #: moto accepts any credentials; these make sure no real ones are ever sent
@@ -70,7 +71,8 @@ class MotoTarget(BotoTarget):
         self._mock.start()  # before the clients exist, so that they are intercepted
         try:
             super().__init__(seed, credentials=CREDENTIALS, region=REGION, control=False, sleep=_no_sleep,
-                             name="moto", isolated=True)
+                             name="moto", isolated=True,
+                             isolation=Isolation("fresh", "a new moto mock_aws account per example"))
         except BaseException:
             self.close()
             raise
@@ -145,7 +147,8 @@ class MotoServerTargets:
         endpoint = self.server.start()
         self.server.reset()
         return BotoTarget(seed, endpoint_url=endpoint, credentials=CREDENTIALS, region=REGION, control=False,
-                          sleep=_no_sleep, name="moto-server", isolated=True)
+                          sleep=_no_sleep, name="moto-server", isolated=True,
+                          isolation=Isolation("reset", "moto's POST /moto-api/reset before each example"))
 
     def close(self) -> None:
         self.server.stop()

@@ -44,6 +44,8 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
         "unsupported_environment": sorted(op for op in result.unsupported if op in EVENTS),
         "unsupported_signatures": dict(sorted(result.unsupported.items())),
         "inconclusive": [{"reason": r, "examples": n} for r, n in Counter(result.inconclusive).most_common()],
+        "isolation": result.isolation.as_dict() if result.isolation else None,
+        "faked_setup": [{"reason": r, "steps": n} for r, n in Counter(result.faked_setup).most_common()],
         "regressions": result.regressions,
         "coverage": {
             "cells": cells,
@@ -54,6 +56,13 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
             "rules_never_run": [r["id"] for r in rules if not r["runs"] and r["status"] != "not applicable"],
         },
     }
+
+
+def isolation_line(result: RunResult) -> str:
+    """How the run kept its examples apart, in one line (every report says it)."""
+    if result.isolation is None:
+        return "unknown (no example ran)"
+    return f"{result.isolation.kind}: {result.isolation.how}"
 
 
 def junit_xml(result: RunResult) -> str:
@@ -89,7 +98,9 @@ def junit_xml(result: RunResult) -> str:
     suite.set("skipped", str(counts["skipped"]))
     props = ET.Element("properties")
     for name, value in (("target", result.target), ("verdict", result.verdict), ("seed", str(result.seed)),
-                        ("examples", str(result.examples)), ("steps", str(result.steps))):
+                        ("examples", str(result.examples)), ("steps", str(result.steps)),
+                        ("isolation", isolation_line(result)),
+                        ("faked_setup_steps", str(len(result.faked_setup)))):
         ET.SubElement(props, "property", name=name, value=value)
     suite.insert(0, props)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
@@ -124,6 +135,7 @@ def html_report(result: RunResult, command: str = "") -> str:
         f"Rules: {counts['pass']} pass, {counts['fail']} fail, {counts['unsupported']} unsupported, "
         f"{counts['not exercised']} not exercised, {counts['not applicable']} not applicable.</p>",
     ]
+    parts.append(f"<p>Isolation: {e(isolation_line(result))}.</p>")
     if command:
         parts.append(f"<p>Rerun: <code>{e(command)}</code></p>")
     parts.append("<h2>Failures</h2>")
@@ -147,6 +159,11 @@ def html_report(result: RunResult, command: str = "") -> str:
     if result.inconclusive:
         parts.append("<h2>Inconclusive examples</h2><ul>")
         parts += [f"<li>{n} x {e(r)}</li>" for r, n in Counter(result.inconclusive).most_common()]
+        parts.append("</ul>")
+    if result.faked_setup:
+        parts.append("<h2>Depends on faked set-up</h2><p class='small'>Answers only a favourable choice of what "
+                     "ckspec made up for a target without CloudHSM v2 explains: neither failures nor passes.</p><ul>")
+        parts += [f"<li>{n} x {e(r)}</li>" for r, n in Counter(result.faked_setup).most_common()]
         parts.append("</ul>")
     if result.unsupported:
         parts.append("<h2>Unsupported</h2><table><tr><th>operation or control</th><th>answer</th></tr>")

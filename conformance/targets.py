@@ -86,10 +86,14 @@ def _check_adapter(name: str, target: Any) -> None:
 
 
 def load_target(name: str, *, region: str | None = None, profile: str | None = None, accept_aws_costs: bool = False,
-                aws_clusters: tuple[str, ...] = ()) -> TargetSpec:
+                aws_clusters: tuple[str, ...] = (), reset_url: str | None = None) -> TargetSpec:
     """The target a ``--target`` value names; TargetNameError if there is none. ``region`` and
     ``profile`` apply to targets reached over the wire; ``accept_aws_costs`` and
-    ``aws_clusters`` to ``aws`` (:mod:`ckspec.conformance.aws_target`)."""
+    ``aws_clusters`` to ``aws`` (:mod:`ckspec.conformance.aws_target`); ``reset_url`` (a
+    route POSTed before each example) to endpoint URLs, which are otherwise isolated by name
+    prefix (:mod:`ckspec.conformance.isolation`)."""
+    if reset_url is not None and not name.startswith(("http://", "https://")):
+        raise TargetNameError(f"--reset-url applies to endpoint targets (http://HOST:PORT), not to {name!r}")
     from .mutants import MUTANTS
     from .reference import ReferenceTarget
 
@@ -125,7 +129,7 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
         except AwsConfigurationError as exc:
             raise TargetNameError(str(exc)) from None
     if name.startswith(("http://", "https://")):
-        return _endpoint_target(name, region, profile)
+        return _endpoint_target(name, region, profile, reset_url)
     if ":" in name:
         return _user_target(name)
     raise TargetNameError(f"unknown target {name!r}: use reference, reference:random, reference:free, "
@@ -155,7 +159,18 @@ class _ServedTargets:
             server.stop()
 
 
-def _endpoint_target(url: str, region: str | None, profile: str | None) -> TargetSpec:
+def _endpoint_target(url: str, region: str | None, profile: str | None, reset_url: str | None) -> TargetSpec:
+    _check_url(url, "target", "an endpoint URL such as http://127.0.0.1:4566")
+    if reset_url is not None:
+        _check_url(reset_url, "--reset-url", "a URL such as http://127.0.0.1:4566/_reset", path=True)
+    from .wire import BotoTarget
+
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return TargetSpec(url, lambda seed: BotoTarget(seed, endpoint_url=url, region=region, profile=profile,
+                                                   reset_url=reset_url))
+
+
+def _check_url(url: str, what: str, example: str, path: bool = False) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -163,12 +178,9 @@ def _endpoint_target(url: str, region: str | None, profile: str | None) -> Targe
         port = parts.port
     except ValueError:
         port = -1
-    if not parts.hostname or port == -1 or parts.query or parts.fragment:
-        raise TargetNameError(f"target {url!r}: expected an endpoint URL such as http://127.0.0.1:4566")
-    from .wire import BotoTarget
-
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return TargetSpec(url, lambda seed: BotoTarget(seed, endpoint_url=url, region=region, profile=profile))
+    if (parts.scheme not in ("http", "https") or not parts.hostname or port == -1 or parts.fragment
+            or (parts.query and not path)):
+        raise TargetNameError(f"{what} {url!r}: expected {example}")
 
 
 def _user_target(name: str) -> TargetSpec:

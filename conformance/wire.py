@@ -100,6 +100,9 @@ class BotoTarget(Target):
         self.names: NamePrefix | None = None
         self._own_stores: list[str] = []
         self._own_keys: list[str] = []
+        #: stores of others in the account when the example began (prefix isolation): the
+        #: example's quota is what they leave (CREATE-09)
+        self._foreign_at_start = 0
         self.isolation = isolation or self._isolate(reset, reset_url, timeout)
         self.has_cloudhsm = self._probe_cloudhsm()
         self.has_ec2: bool | None = None  # probed when the first cluster needs subnets
@@ -115,7 +118,8 @@ class BotoTarget(Target):
         self.capabilities = Capabilities(
             operations=frozenset(CALLS), environment=frozenset(self._by_event) | SETUP_CONTROLS,
             controlled_clock=self.info is not None and self.info.clock == "manual",
-            time_travel=self.info is not None and self.info.time_travel, setup_only=self._fakes())
+            time_travel=self.info is not None and self.info.time_travel, setup_only=self._fakes(),
+            quota=QUOTA - min(QUOTA, self._foreign_at_start))
 
     def _isolate(self, reset: bool, reset_url: str | None, timeout: float) -> Isolation:
         """Reset the target for this example if it can be reset; else isolate by name prefix."""
@@ -126,6 +130,7 @@ class BotoTarget(Target):
             post_reset(reset_url, timeout)
             return Isolation("reset", f"POST {reset_url} before each example")
         self.names = NamePrefix(next_prefix())
+        self._foreign_at_start = self._foreign_stores() or 0
         return Isolation("prefix", "no reset: each example's store names carry its own prefix, listings show only "
                                    "its own stores, and it removes what it created when it ends")
 
@@ -161,13 +166,17 @@ class BotoTarget(Target):
 
     def _quota_shared(self) -> None:
         """CREATE-09 under prefix isolation: the quota is the account's, shared with what earlier
-        examples could not remove; a refusal only those leftovers explain proves nothing."""
-        assert self.names is not None
-        foreign = foreign_stores(lambda sent: self._send("DescribeCustomKeyStores", sent), self.names)
-        if foreign and len(self._own_stores) < QUOTA:
+        examples could not remove (counted when the example began, and taken off its quota); a
+        refusal that stores made since then explain proves nothing."""
+        foreign = self._foreign_stores()
+        if foreign is not None and foreign > self._foreign_at_start:
             raise Inconclusive(f"CREATE-09: the quota of {QUOTA} stores is shared with {foreign} store(s) this "
-                               f"example did not create (left by earlier examples whose keys wait for deletion, "
-                               f"or by others); give the target a reset (--reset-url) to test the quota")
+                               f"example did not create, {foreign - self._foreign_at_start} of them made while it "
+                               f"ran; give the target a reset (--reset-url) to test the quota")
+
+    def _foreign_stores(self) -> int | None:
+        assert self.names is not None
+        return foreign_stores(lambda sent: self._send("DescribeCustomKeyStores", sent), self.names)
 
     def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         in_setup = self._setup_left > 0
