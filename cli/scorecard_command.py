@@ -76,9 +76,15 @@ def _scorecard(args: argparse.Namespace) -> int:
     cards = []
     with contextlib.ExitStack() as stack:
         specs = []
+        endpoints = [name for name in args.target if name.startswith(("http://", "https://"))]
+        if args.reset_url and len(endpoints) != 1:
+            raise CliError(f"--reset-url names the reset route of one endpoint target; {len(endpoints)} given")
         for name in args.target:
+            wire = wire_options(args)
+            if name not in endpoints:
+                wire["reset_url"] = None  # the reset route is the endpoint's
             try:
-                spec = stack.enter_context(load_target(name, **wire_options(args)))
+                spec = stack.enter_context(load_target(name, **wire))
             except TargetNameError as exc:
                 raise CliError(str(exc)) from None
             spec.make(0).close()  # unreachable (exit 3) before any work

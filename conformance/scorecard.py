@@ -42,6 +42,7 @@ from .checker import Inconclusive, Nonconformance
 from .coverage import Coverage
 from .engine import Failure, failure_from, generated_example, minimise, replay
 from .generator import RULES, Memory, Rule
+from .isolation import Isolation, isolation_of
 from .session import Session, program
 from .steps import Step
 from .targets import TargetSpec
@@ -119,6 +120,10 @@ class Scorecard:
     #: environment control -> times the target faked it (see the module's docstring)
     faked: Counter = attrs.field(factory=Counter)
     inconclusive: list[str] = attrs.field(factory=list)
+    #: answers only a favourable choice of the faked set-up explains (:mod:`.faked`)
+    faked_setup: list[str] = attrs.field(factory=list)
+    #: how the examples were kept apart (:mod:`.isolation`)
+    isolation: Isolation | None = None
 
     def rules(self) -> list[RuleVerdict]:
         """One verdict per catalogued rule, in catalog order."""
@@ -159,6 +164,8 @@ class Scorecard:
             "not_offered": list(self.not_offered),
             "faked": dict(sorted(self.faked.items())),
             "inconclusive": dict(Counter(self.inconclusive).most_common()),
+            "faked_setup": dict(Counter(self.faked_setup).most_common()),
+            "isolation": self.isolation.as_dict() if self.isolation else None,
         }
 
 
@@ -330,6 +337,7 @@ def _example(spec: TargetSpec, options: ScorecardOptions, target_seed: int, card
     """One example on a fresh target, driven by ``drive`` after the starting account; the
     nonconformance that ended it, if any."""
     target = spec.make(target_seed)
+    card.isolation = isolation_of(target)
     session = Session(target, poll_budget=options.poll_budget, poll_interval=options.poll_interval,
                       unsupported=card.unsupported)
     try:
@@ -342,6 +350,7 @@ def _example(spec: TargetSpec, options: ScorecardOptions, target_seed: int, card
     finally:
         session.close()
         card.steps += session.steps_run
+        card.faked_setup.extend(session.faked_setup)
         _discount_fakes(session.coverage, getattr(target, "faked", None), card.faked)
         card.coverage.merge(session.coverage)
     return None

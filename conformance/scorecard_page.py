@@ -72,6 +72,11 @@ def _unsupported(cards: Sequence[Scorecard]) -> list[str]:
         if card.faked:
             out.append("- set-up controls the adapter faked to build the starting account (no rule is counted as "
                        "passed on a fake): " + ", ".join(f"`{k}`" for k in sorted(card.faked)))
+        if card.faked_setup:
+            out.append(f"- answers that depend on faked set-up (only a favourable choice of what ckspec made up "
+                       f"explains them; neither failures nor passes): {len(card.faked_setup)}")
+        if card.isolation is not None:
+            out.append(f"- isolation: {card.isolation.kind}: {card.isolation.how}")
         if card.not_offered:
             out.append("- environment controls the adapter cannot perform (never generated): "
                        + ", ".join(f"`{k}`" for k in card.not_offered))

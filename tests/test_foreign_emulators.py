@@ -82,3 +82,20 @@ def test_a_malformed_reset_url_is_a_usage_error(capsys):
     code = main(["check", "--target", "http://127.0.0.1:9", "--reset-url", "not a url", "--no-save"])
     assert code == 2
     assert "--reset-url" in capsys.readouterr().err
+
+
+def test_a_scorecard_of_the_emulator_says_how_it_was_isolated(tmp_path, capsys):
+    with serving(Kms(bugs=frozenset())) as url:
+        code = main(["scorecard", "--target", url, "--reset-url", f"{url}/_reset", "--examples", "8",
+                     "--steps", "20", "--poll-interval", "0.01", "--json"])
+    (card,) = json.loads(capsys.readouterr().out)["scorecards"]
+    assert code == 0, card["failures"]
+    assert card["isolation"]["kind"] == "reset"
+    assert "faked_setup" in card
+
+
+def test_one_reset_url_for_two_endpoints_is_a_usage_error(capsys):
+    code = main(["scorecard", "--target", "http://127.0.0.1:9", "--target", "http://127.0.0.1:10",
+                 "--reset-url", "http://127.0.0.1:9/_reset"])
+    assert code == 2
+    assert "--reset-url" in capsys.readouterr().err
