@@ -246,7 +246,7 @@ class PossibleWorlds:
                 refused.append(world)
         if not keep:
             # the target's own earlier transitions may be what differs: name the ones allowed meanwhile
-            found = diagnose_environment(event, reply.applied, self.history, self.recent)
+            found = diagnose_environment(event, reply.applied, self.history, self.recent, self.worlds)
             rules = tuple(dict.fromkeys((*found.contradicted, *EVENTS[event.event].rules)))
             expected = "refused" if reply.applied else "applied"
             observed = "applied" if reply.applied else "refused"

@@ -62,6 +62,8 @@ MEMBER_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
     ("ConnectionErrorCode", frozenset(), ("CS-07", "DESC-05", "AMB-11")),
     ("ConnectionState", frozenset(), ("CS-01", "DESC-06", "DESC-05")),
     ("CustomKeyStores", frozenset({"Marker", "Limit"}), ("DESC-04",)),
+    ("CustomKeyStoreId", frozenset({"Marker", "Limit"}), ("DESC-04",)),
+    ("CustomKeyStoreId", frozenset(), ("DESC-01", "DESC-05")),
     ("CustomKeyStores", frozenset(), ("DESC-01", "DESC-03", "DESC-05")),
     ("Truncated", frozenset(), ("DESC-04",)),
     ("NextMarker", frozenset(), ("DESC-04",)),
@@ -272,6 +274,7 @@ def diagnose_call(call: Call, reply: Reply, candidates: Sequence[tuple[World | N
     if not candidates:
         return Diagnosis("ERR-01", ("ERR-01",), tuple(context), "a reply", "", "no model outcome at all")
     scored = [(distance(o, reply, binding), i, w, o) for i, (w, o) in enumerate(candidates)]
+    scored = _as_the_target_shows(scored, call, probe)
     (score, diffs), _, world, outcome = min(scored, key=lambda s: (s[0][0], s[3].alt is not None,
                                                                     _lagging(s[2], s[3]), s[1]))
     label = outcome.response.summary() + (f" ({outcome.alt})" if outcome.alt else "")
@@ -303,9 +306,9 @@ def diagnose_call(call: Call, reply: Reply, candidates: Sequence[tuple[World | N
     if store_member is not None:
         found = _store_transition(store_member, outcome, reply, history, context)
         if found is not None:
+            governing = [r for r in _member_rules(store_member, call, expected_rules) if not r.startswith("AMB-")]
             return attrs.evolve(found, expected=label, member=store_member,
-                                contradicted=tuple(dict.fromkeys((*found.contradicted,
-                                                                  *_member_rules(store_member, call, expected_rules)))))
+                                contradicted=tuple(dict.fromkeys((*found.contradicted, *governing[:1]))))
         if store_member.path.endswith(".ConnectionState") and store_member.observed:
             into = _rows_into(store_member.observed.strip("'"))
             if into:
@@ -321,13 +324,22 @@ def diagnose_call(call: Call, reply: Reply, candidates: Sequence[tuple[World | N
 
 
 def diagnose_environment(event: Environment, applied: bool, history: Sequence[Transition],
-                         recent: Iterable[Outcome] = ()) -> Diagnosis:
+                         recent: Iterable[Outcome] = (), worlds: Sequence[World] = ()) -> Diagnosis:
     """Why the target's applying (or refusing) an environment control contradicts the model:
-    the latest transition on the path that made the control impossible (or possible), and the
-    rules it shares with the control; else the control's own rules."""
+    an effect of an earlier transition without which the model would agree (a password KMS
+    should have rotated); else the latest transition on the path that made the control
+    impossible (or possible), and the rules it shares with the control; else the control's
+    own rules."""
     own = EVENTS[event.event].rules
     context = list(dict.fromkeys(r for o in recent for r in o.rules))
     expected = "refused" if applied else "applied"
+    for world in worlds[:8]:
+        undone = _undone_effect(history, len(history), world, lambda w: bool(_try(w, event)) == applied)
+        if undone is not None:
+            cause, name, rules = undone
+            return _blame(rules, (), context, expected, cause.outcome.label,
+                          f"the target {'applied' if applied else 'refused'} it as if {cause.outcome.label} had not "
+                          f"done {name}")
     for step in reversed(history):
         before = bool(_try(step.before, event))
         after = bool(_try(step.outcome.world, event))
@@ -345,12 +357,49 @@ def _blame(rules: Sequence[str], also: Iterable[str], context: Sequence[str], ex
            member: MemberDifference | None = None) -> Diagnosis:
     rules = [r for r in rules if not r.startswith("AMB-")] or list(rules) or ["ERR-01"]
     broken = rules[0]
-    contradicted = tuple(dict.fromkeys((broken, *also)))
+    contradicted = tuple(dict.fromkeys((broken, *(r for r in also if not r.startswith("AMB-")))))
     return Diagnosis(broken, contradicted, tuple(r for r in context if r != broken), expected, row, reason, member)
 
 
 def _explains(outcome: Outcome, reply: Reply, binding: Binding) -> bool:
     return distance(outcome, reply, binding)[0] == 0
+
+
+def _as_the_target_shows(scored: list, call: Call, probe: Callable[[int], str | None] | None) -> list:
+    """Among the closest candidates, those whose world has the call's store in the state the
+    target shows for it (read with ``probe``), when the closest worlds disagree on that state."""
+    if probe is None or not scored:
+        return scored
+    best = min(s[0][0] for s in scored)
+    closest = [s for s in scored if s[0][0] == best]
+    states = {_subject_state(s[2], call) for s in closest}
+    if len(states) < 2 or None in states:
+        return scored
+    stores = {_subject_store(s[2], call) for s in closest}
+    if len(stores) != 1:
+        return scored
+    shown = probe(stores.pop())
+    agreeing = [s for s in closest if _subject_state(s[2], call) == shown]
+    return agreeing or scored
+
+
+def _subject(world: World | None, call: Call) -> Any:
+    if world is None or call.operation not in OPERATIONS:
+        return None
+    try:
+        return subject_context(world, call).store
+    except Exception:  # noqa: BLE001 - a request the model cannot resolve a subject for
+        return None
+
+
+def _subject_store(world: World | None, call: Call) -> int | None:
+    store = _subject(world, call)
+    return store.store_id if store is not None else None
+
+
+def _subject_state(world: World | None, call: Call) -> str | None:
+    store = _subject(world, call)
+    return store.state.value if store is not None else None
 
 
 def _lagging(world: World | None, outcome: Outcome) -> int:
@@ -444,6 +493,70 @@ def _guard_rules(row: Check | Branch, world: World, action: Call | Internal) -> 
     return [r for r in row.rules if r in cited]
 
 
+def _undone_effect(history: Sequence[Transition], upto: int, world: World,
+                   holds: Callable[[World], bool]) -> tuple[Transition, str, list[str]] | None:
+    """An effect of one of the first ``upto`` transitions without which ``holds`` would be true
+    of ``world`` (what the target did would then be the model's answer: kmsuser's password never
+    rotated, CONNECT-11): the transition, the effect, and the rules the effect cites that its row
+    cites too. Internal transitions are questioned first, latest first: a call's effects are the
+    ones its caller asked for, an internal transition's nobody saw."""
+    from ckspec.model.effects import EFFECTS
+
+    earlier = list(reversed(history[:upto]))
+    ordered = [t for t in earlier if not isinstance(t.outcome.action, Call)] + \
+        [t for t in earlier if isinstance(t.outcome.action, Call)]
+    for cause in ordered:
+        row = _row(cause.outcome)
+        if not isinstance(row, Branch) or not isinstance(cause.outcome.action, (Call, Internal)):
+            continue
+        for name in row.effects:
+            try:
+                ctx = subject_context(cause.before, cause.outcome.action)
+                changed = _changes(cause.before, EFFECTS[name](cause.before, ctx, {}))
+                if not changed:
+                    continue
+                found = holds(_reverted(world, changed))
+            except Exception:  # noqa: BLE001 - an effect that does not apply on its own here
+                continue
+            if found:
+                cited = _RULE_ID.findall(EFFECTS[name].__doc__ or "")
+                return cause, name, [r for r in cited if r in row.rules] or list(row.rules)
+    return None
+
+
+def _index(history: Sequence[Transition], step: Transition) -> int:
+    for i, t in enumerate(history):
+        if t is step:
+            return i
+    return len(history)
+
+
+def _changes(before: World, after: World) -> list[tuple[str, int, str, Any]]:
+    """(entity kind, id, attribute, value before) for each attribute of a cluster or store an
+    effect changed."""
+    found = []
+    for kind, entities, get in (("cluster", after.clusters, before.cluster), ("store", after.stores, before.store)):
+        for entity in entities:
+            key = entity.cluster_id if kind == "cluster" else entity.store_id
+            old = get(key)
+            if old is None or old is entity:
+                continue
+            for field in attrs.fields(type(entity)):
+                if getattr(old, field.name) != getattr(entity, field.name):
+                    found.append((kind, key, field.name, getattr(old, field.name)))
+    return found
+
+
+def _reverted(world: World, changes: list[tuple[str, int, str, Any]]) -> World:
+    for kind, key, field, value in changes:
+        entity = world.cluster(key) if kind == "cluster" else world.store(key)
+        if entity is None:
+            continue
+        changed = attrs.evolve(entity, **{field: value})
+        world = world.with_cluster(changed) if kind == "cluster" else world.with_store(changed)
+    return world
+
+
 class _Flipped:
     """A fact source that answers like ``ctx`` except for one fact, negated."""
 
@@ -482,6 +595,13 @@ def _store_transition(member: MemberDifference, outcome: Outcome, reply: Reply, 
                               f"the target took row {taken.name!r} where the model takes {row.name!r}")
             guarded = _guard_rules(taken, step.before, step.outcome.action)
             if guarded:
+                undone = _undone_effect(history, _index(history, step), step.before,
+                                        lambda w: taken.when.holds(subject_context(w, step.outcome.action)))
+                if undone is not None:
+                    cause, name, rules = undone
+                    return _blame(rules, (), [*row.rules, *context], "", cause.outcome.label,
+                                  f"the target took row {taken.name!r}, as if {cause.outcome.label} had not done "
+                                  f"{name}")
                 return _blame(guarded, (), [*row.rules, *context], "", step.outcome.label,
                               f"the target took row {taken.name!r}, whose guard is false here")
         break
