@@ -1,7 +1,9 @@
 """ckspec mutants: run every seeded-bug target and print the kill matrix.
 
 Each mutant is the reference target with one realistic bug, named after the rule it breaks;
-the default run of ``ckspec check`` must catch every one. Exit 0 when all are caught.
+the default run of ``ckspec check`` must catch every one, and blame the rule it breaks (the
+matrix's *named first*: the failure's broken rule, :mod:`ckspec.conformance.diagnosis`, is
+the mutant's rule). Exit 0 when all are caught.
 """
 
 from __future__ import annotations
