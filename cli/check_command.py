@@ -166,6 +166,8 @@ def write_reports(result: Any, command: str, outputs: dict[str, Path | None], js
 
 
 def show(result: Any, command: str) -> None:
+    from ckspec.conformance.reports import failure_lines
+
     colour = {"conformant": "green", "non-conformant": "red", "inconclusive": "yellow"}[result.verdict]
     rate = f", {result.steps / result.seconds:,.0f} steps/s" if result.seconds else ""
     console.print(f"target {result.target}: [{colour}]{result.verdict}[/{colour}] after {result.examples} examples, "
@@ -175,6 +177,8 @@ def show(result: Any, command: str) -> None:
         console.print(f"saved failures replayed first: {len(result.regressions)}, failing again: {again}")
     for f in result.failures:
         console.print(f"\n[red]FAILURE[/red] {f.message}", markup=True, highlight=False)
+        for line in failure_lines(f):
+            console.print(line, markup=False, highlight=False)
         if f.path_rules:
             console.print(f"rules along the path: {', '.join(f.path_rules)}")
         console.print(f"minimal reproduction ({len(f.steps)} steps after the starting account):")

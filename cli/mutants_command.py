@@ -1,7 +1,9 @@
 """ckspec mutants: run every seeded-bug target and print the kill matrix.
 
 Each mutant is the reference target with one realistic bug, named after the rule it breaks;
-the default run of ``ckspec check`` must catch every one. Exit 0 when all are caught.
+the default run of ``ckspec check`` must catch every one, and blame the rule it breaks (the
+matrix's *named first*: the failure's broken rule, :mod:`ckspec.conformance.diagnosis`, is
+the mutant's rule). Exit 0 when all are caught.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def kill_matrix(examples: int, steps: int, seed: int, update=lambda text: None) 
         failure = result.failures[0] if result.failures else None
         rows.append({
             "name": name, "rules": [cls.rule], "summary": cls.summary, "killed": failure is not None,
+            # named first: the seeded bug's rule is the rule the failure is blamed on
+            "named_first": failure is not None and failure.broken == cls.rule,
+            "blamed": failure.broken if failure else None,
             "named": failure is not None and cls.rule in (*failure.rules, *failure.path_rules),
             "steps": result.first_failure_steps if failure else result.steps,
             "seconds": round(result.first_failure_seconds if failure else result.seconds, 3),
@@ -45,7 +50,9 @@ def kill_matrix(examples: int, steps: int, seed: int, update=lambda text: None) 
             "message": failure.message if failure else None,
         })
     killed = sum(r["killed"] for r in rows)
-    return {"mutants": rows, "killed": killed, "total": len(rows), "examples": examples, "steps": steps, "seed": seed}
+    named_first = sum(r["named_first"] for r in rows)
+    return {"mutants": rows, "killed": killed, "named_first": named_first, "total": len(rows), "examples": examples,
+            "steps": steps, "seed": seed}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,10 +69,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(matrix)
     else:
-        rows = [[r["name"], r["rules"][0], "caught" if r["killed"] else "MISSED", r["steps"], f"{r['seconds']:.3f}"]
+        rows = [[r["name"], r["rules"][0], "caught" if r["killed"] else "MISSED",
+                 "yes" if r["named_first"] else f"no ({r['blamed']})" if r["killed"] else "-", r["steps"],
+                 f"{r['seconds']:.3f}"]
                 for r in matrix["mutants"]]
-        table("Kill matrix (steps and seconds to the first failure)", ["mutant", "rule", "caught", "steps", "seconds"],
-              rows)
-        console.print(f"{matrix['killed']}/{matrix['total']} seeded bugs caught "
+        table("Kill matrix (steps and seconds to the first failure)",
+              ["mutant", "rule", "caught", "named first", "steps", "seconds"], rows)
+        console.print(f"{matrix['killed']}/{matrix['total']} seeded bugs caught, {matrix['named_first']}/"
+                      f"{matrix['total']} with the broken rule named first "
                       f"({args.examples} examples of up to {args.steps} steps, seed {args.seed})")
     return 0 if matrix["killed"] == matrix["total"] else 1

@@ -15,8 +15,7 @@ end only when days pass.
 
 from __future__ import annotations
 
-import re
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import attrs
 
@@ -24,9 +23,9 @@ from ckspec.model import identifiers as ids
 from ckspec.model.world import Secret
 from ckspec.model import PERMISSIVE, Call, Environment, Outcome, World, internal_events, outcomes
 from ckspec.model.environment import EVENTS
-from ckspec.model.transitions import CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES
 
 from .adapter import EnvironmentReply, Reply
+from .diagnosis import Diagnosis, Transition, diagnose_call, diagnose_environment
 from .identity import Binding, difference
 
 #: Internal events that take seconds to minutes (CONNECT-09, T-01, T-02).
@@ -35,6 +34,10 @@ SHORT_EVENTS = frozenset({"ConnectionAttemptCompletes", "DisconnectCompletes", "
 STATE_EVENTS = frozenset({"ConnectionAttemptCompletes", "DisconnectCompletes"})
 #: More possible worlds than this and the run is inconclusive rather than slow.
 MAX_WORLDS = 2048
+#: transitions of the path kept for a diagnosis (the latest; :mod:`.diagnosis` reads them backwards)
+HISTORY = 256
+#: transitions kept per observation (one step may be explained by many worlds)
+HISTORY_PER_STEP = 16
 
 _VALIDATION_NAMES = frozenset({"ValidationError", "ValidationException"})
 #: AMB-21: the documentation disagrees on these errors' HTTP status (Smithy 404 and 409, the guide
@@ -59,13 +62,26 @@ class Inconclusive(Exception):
 
 @attrs.frozen
 class Mismatch:
-    """What the model allowed at the failing step, and what the target did."""
+    """What the model allowed at the failing step, and what the target did. ``rules`` leads
+    with the broken rule (:attr:`Diagnosis.broken`), then the other rules the answer
+    contradicts, then the rest of the contradicted row's; ``context`` holds the rules of the
+    transitions that led there (named, not blamed)."""
 
     rules: tuple[str, ...]
     expected: tuple[str, ...]
     observed: str
     detail: str
     message: str
+    context: tuple[str, ...] = ()
+    diagnosis: Diagnosis | None = None
+
+    @property
+    def broken(self) -> str:
+        return self.rules[0] if self.rules else "ERR-01"
+
+    @property
+    def contradicted(self) -> tuple[str, ...]:
+        return self.diagnosis.contradicted if self.diagnosis is not None else self.rules[:1]
 
 
 def canonical(world: World) -> World:
@@ -140,6 +156,8 @@ class PossibleWorlds:
         #: the internal outcomes the model allowed the last time time passed (named in a failure
         #: that they may explain: the target's own transition may be the wrong one)
         self.recent: tuple[Outcome, ...] = ()
+        #: the model's latest transitions (for a diagnosis: which row set what a read shows)
+        self.history: list[Transition] = []
 
     @property
     def representative(self) -> World:
@@ -148,12 +166,16 @@ class PossibleWorlds:
     # --- time ----------------------------------------------------------------------------------
     def time_passes(self) -> None:
         """Any pending short asynchronous work may have happened, in any order."""
-        self.worlds, self.recent = _closure(self.worlds, SHORT_EVENTS)
+        self.worlds, taken = _closure(self.worlds, SHORT_EVENTS)
+        self.recent = tuple(t.outcome for t in taken)
+        self._remember(taken)
 
     def days_pass(self) -> None:
         """Days passed: every pending asynchronous event has happened (DK-04)."""
         every = SHORT_EVENTS | {"KeyDeletionCompletes"}
-        worlds, self.recent = _closure(self.worlds, every)
+        worlds, taken = _closure(self.worlds, every)
+        self.recent = tuple(t.outcome for t in taken)
+        self._remember(taken)
         self.worlds = tuple(w for w in worlds if not _pending(w, every))
 
     def work_pending(self) -> bool:
@@ -161,7 +183,10 @@ class PossibleWorlds:
         return any(_pending(w, STATE_EVENTS) for w in self.worlds)
 
     # --- observations --------------------------------------------------------------------------
-    def observe_call(self, call: Call, reply: Reply, binding: Binding) -> Matched:
+    def observe_call(self, call: Call, reply: Reply, binding: Binding,
+                     probe: Callable[[int], str | None] | None = None) -> Matched:
+        """The worlds that explain ``reply``; none: Nonconformance, diagnosed (``probe`` reads a
+        store's ConnectionState from the target, to confirm a diagnosis that it is ahead)."""
         matched = Matched([], [])
         explained = explain_reply(((w, o) for w in self.worlds for o in possible(w, call)), reply, binding)
         keep: dict[tuple[Any, ...], World] = {}
@@ -171,10 +196,39 @@ class PossibleWorlds:
             matched.outcomes.append(outcome)
             matched.before.append(world)
         if not keep:
-            raise Nonconformance(_call_mismatch(call, reply, explained.reasons, self.recent))
+            raise Nonconformance(_call_mismatch(call, reply, explained.reasons, self.recent,
+                                                candidates=explained.rejected, binding=binding,
+                                                history=self.history, ahead=self._ahead(call), probe=probe))
         binding.bind_all(explained.pairs)
+        self._remember(Transition(b, o) for b, o in zip(matched.before, matched.outcomes) if o.world is not b)
         self.worlds = tuple(keep.values())
         return matched
+
+    def _remember(self, transitions: Iterable[Transition]) -> None:
+        added: dict[str, Transition] = {}
+        for t in transitions:
+            if len(added) >= HISTORY_PER_STEP:
+                break
+            added.setdefault(f"{t.outcome.label}/{getattr(t.outcome.action, 'subject', '')}", t)
+        self.history.extend(added.values())
+        if len(self.history) > HISTORY:
+            del self.history[:len(self.history) - HISTORY]
+
+    def _ahead(self, call: Call) -> list[tuple[World, Outcome, tuple[Transition, ...]]]:
+        """The call's outcomes in the worlds one pending asynchronous event away, which the
+        model has not let happen yet (a target that completes work at once is ahead of it)."""
+        known = {world_key(w) for w in self.worlds}
+        found: list[tuple[World, Outcome, tuple[Transition, ...]]] = []
+        for world in self.worlds[:64]:
+            for event in internal_events(world):
+                if event.event not in SHORT_EVENTS:
+                    continue
+                for step in possible(world, event):
+                    after = canonical(step.world)
+                    if world_key(after) in known:
+                        continue
+                    found.extend((after, o, (Transition(world, step),)) for o in possible(after, call))
+        return found
 
     def observe_environment(self, event: Environment, reply: EnvironmentReply, binding: Binding) -> Matched:
         matched = Matched([], [])
@@ -192,13 +246,18 @@ class PossibleWorlds:
                 refused.append(world)
         if not keep:
             # the target's own earlier transitions may be what differs: name the ones allowed meanwhile
-            rules = (*EVENTS[event.event].rules, *dict.fromkeys(r for o in self.recent for r in o.rules))
+            found = diagnose_environment(event, reply.applied, self.history, self.recent, self.worlds)
+            rules = tuple(dict.fromkeys((*found.contradicted, *EVENTS[event.event].rules)))
             expected = "refused" if reply.applied else "applied"
             observed = "applied" if reply.applied else "refused"
             raise Nonconformance(Mismatch(
-                rules, (expected,), observed, "",
+                rules, (expected,), observed, found.reason,
                 f"{rules[0]}: the environment control {event!r} can only be {expected} here "
-                f"(rules {', '.join(rules)}); the target {observed} it"))
+                f"(rules {', '.join(rules)}); the target {observed} it [{found.reason}]"
+                + (f"; context: {', '.join(found.context)}" if found.context else ""),
+                found.context, found))
+        if reply.applied:
+            self._remember(Transition(b, o) for b, o in zip(matched.before, matched.outcomes))
         if reply.applied and reply.created is not None:
             created = created_identifier(matched.before[0], matched.outcomes[0].world, event)
             if created is not None and created not in binding.to_target:
@@ -215,6 +274,8 @@ class Explained:
     matches: list[tuple[Any, Outcome]]
     reasons: list[tuple[Outcome, str]]
     pairs: dict[Any, Any]
+    #: the ``(source, outcome)`` candidates that do not explain the reply (for a diagnosis)
+    rejected: list[tuple[Any, Outcome]] = attrs.Factory(list)
 
 
 def explain_reply(candidates: Iterable[tuple[Any, Outcome]], reply: Reply, binding: Binding) -> Explained:
@@ -222,6 +283,7 @@ def explain_reply(candidates: Iterable[tuple[Any, Outcome]], reply: Reply, bindi
     the identifiers the reply shows for the first time the same way (the first match decides)."""
     matches: list[tuple[Any, Outcome]] = []
     reasons: list[tuple[Outcome, str]] = []
+    rejected: list[tuple[Any, Outcome]] = []
     pairs: dict[Any, Any] | None = None
     for source, outcome in candidates:
         new: dict[Any, Any] = {}
@@ -230,10 +292,11 @@ def explain_reply(candidates: Iterable[tuple[Any, Outcome]], reply: Reply, bindi
             why = "identifiers bound differently"
         if why is not None:
             reasons.append((outcome, why))
+            rejected.append((source, outcome))
             continue
         pairs = new
         matches.append((source, outcome))
-    return Explained(matches, reasons, pairs or {})
+    return Explained(matches, reasons, pairs or {}, rejected)
 
 
 def _response_difference(outcome: Outcome, reply: Reply, binding: Binding, new: dict[Any, Any]) -> str | None:
@@ -253,31 +316,33 @@ def _response_difference(outcome: Outcome, reply: Reply, binding: Binding, new: 
 
 
 def _call_mismatch(call: Call, reply: Reply, reasons: list[tuple[Outcome, str]],
-                   recent: tuple[Outcome, ...] = ()) -> Mismatch:
-    rules: list[str] = []
+                   recent: tuple[Outcome, ...] = (), *, candidates: list[tuple[Any, Outcome]] | None = None,
+                   binding: Binding | None = None, history: Iterable[Transition] = (),
+                   ahead: Iterable[tuple[World, Outcome, tuple[Transition, ...]]] = (),
+                   probe: Callable[[int], str | None] | None = None) -> Mismatch:
+    """The mismatch of a reply no candidate explains, diagnosed (:mod:`.diagnosis`): the broken
+    rule first, the differing member in full, the rules along the path apart."""
     expected: list[str] = []
     for outcome, _ in reasons:
-        rules.extend(r for r in outcome.rules if r not in rules)
         label = outcome.response.summary() + (f" ({outcome.alt})" if outcome.alt else "")
         if label not in expected:
             expected.append(label)
-    # the closest explanation: an outcome with the same status, else the first
-    same_kind = [why for o, why in reasons if o.response.ok == reply.ok and o.response.error == reply.error]
-    detail = (same_kind or [why for _, why in reasons] or [""])[0]
-    if reply.ok and any(f in detail for f in ("ConnectionState", "ConnectionErrorCode", "KeyState")):
-        # a read shows a state the target reached on its own: the rules of the transitions the
-        # model allowed meanwhile come first (the target's own transition may be the wrong one)
-        internal = [r for o in recent for r in o.rules]
-        shown = re.search(r"ConnectionState: expected '\w+', observed '(\w+)'", detail)
-        if shown:  # and the rules of the transitions that lead to the state the target showed
-            internal += [r for op in (CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES) for b in op.branches
-                         if b.alt is None and b.target == shown.group(1) for r in b.rules]
-        rules = [*dict.fromkeys(internal), *(r for r in rules if r not in internal)]
-    first = rules[0] if rules else "ERR-01"
-    message = (f"{first}: {call!r}: the model allows {' or '.join(expected)} (rules {', '.join(rules)}); "
-               f"the target returned {reply.summary()}"
-               + (f" [{detail}]" if detail and reply.ok and "OK" in expected[0] else ""))
-    return Mismatch(tuple(rules), tuple(expected), reply.summary(), detail, message)
+    if candidates is None:
+        candidates = [(None, o) for o, _ in reasons]
+    found = diagnose_call(call, reply, [(w if isinstance(w, World) else None, o) for w, o in candidates],
+                          binding if binding is not None else Binding(), history=tuple(history),
+                          ahead=tuple(ahead), recent=recent, probe=probe)
+    closest = next((o for _, o in candidates if o.label == found.row), None)
+    row_rules = closest.rules if closest is not None else ()
+    rules = tuple(dict.fromkeys((*found.contradicted, *(r for r in row_rules if r not in found.context))))
+    detail = found.detail
+    first_line = detail.splitlines()[0] if detail else ""
+    message = (f"{found.broken}: {call!r}: the model allows {' or '.join(expected) or 'no answer'} "
+               f"(rules {', '.join(rules)}); the target returned {reply.summary()}"
+               + (f" [{first_line}]" if first_line else "")
+               + f" -- broken rule {found.broken}: {found.reason}"
+               + (f"; context: {', '.join(found.context)}" if found.context else ""))
+    return Mismatch(rules, tuple(expected), reply.summary(), detail, message, found.context, found)
 
 
 def created_identifier(before: World, after: World, event: Environment) -> str | None:
@@ -298,10 +363,10 @@ def _pending(world: World, kinds: frozenset[str]) -> bool:
     return any(e.event in kinds for e in internal_events(world))
 
 
-def _closure(worlds: Iterable[World], kinds: frozenset[str]) -> tuple[tuple[World, ...], tuple[Outcome, ...]]:
-    """Every world reachable through internal events of ``kinds``, and the outcomes taken."""
+def _closure(worlds: Iterable[World], kinds: frozenset[str]) -> tuple[tuple[World, ...], tuple[Transition, ...]]:
+    """Every world reachable through internal events of ``kinds``, and the transitions taken."""
     seen: dict[tuple[Any, ...], World] = {world_key(w): w for w in worlds}
-    taken: list[Outcome] = []
+    taken: list[Transition] = []
     frontier = list(seen.values())
     while frontier:
         world = frontier.pop()
@@ -309,7 +374,7 @@ def _closure(worlds: Iterable[World], kinds: frozenset[str]) -> tuple[tuple[Worl
             if event.event not in kinds:
                 continue
             for outcome in possible(world, event):
-                taken.append(outcome)
+                taken.append(Transition(world, outcome))
                 after = canonical(outcome.world)
                 key = world_key(after)
                 if key not in seen:

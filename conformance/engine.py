@@ -66,6 +66,15 @@ class Failure:
     state: str = "-"
     #: the failing step's operation or environment control
     operation: str = ""
+    #: the rules the answer contradicts, the broken one (``rules[0]``) first (see :mod:`.diagnosis`)
+    contradicted: tuple[str, ...] = ()
+    #: the rules of the transitions that led to the failing step: named, not blamed
+    context: tuple[str, ...] = ()
+
+    @property
+    def broken(self) -> str:
+        """The rule the failure is blamed on, named first."""
+        return self.rules[0] if self.rules else "ERR-01"
 
     def as_dict(self) -> dict[str, Any]:
         from .steps import to_json
@@ -74,7 +83,8 @@ class Failure:
                 "expected": list(self.expected), "observed": self.observed, "detail": self.detail,
                 "steps": [to_json(s) for s in self.steps], "target_seed": self.target_seed,
                 "program": self.program, "trace_file": self.trace_file, "regression": self.regression,
-                "state": self.state, "operation": self.operation}
+                "state": self.state, "operation": self.operation, "broken": self.broken,
+                "contradicted": list(self.contradicted or self.rules[:1]), "context": list(self.context)}
 
 
 @attrs.define
@@ -105,7 +115,8 @@ class RunResult:
         return "conformant"
 
     def rule_statuses(self) -> list[dict[str, object]]:
-        failed = {r for f in self.failures for r in f.rules}
+        # a rule fails when a failure contradicts it, not merely because the failing row cites it
+        failed = {r for f in self.failures for r in (f.broken, *f.contradicted)}
         return rule_statuses(self.coverage, failed, self.unsupported)
 
 
@@ -316,4 +327,6 @@ def failure_from(exc: Nonconformance, steps: tuple[Step, ...], seed: int, text: 
     operation = getattr(last, "operation", None) or getattr(last, "event", None) or type(last).__name__
     return Failure(exc.failure.message, exc.failure.rules, tuple(getattr(exc, "path_rules", ())),
                    exc.failure.expected, exc.failure.observed, exc.failure.detail, steps, seed, text,
-                   state=getattr(exc, "state", "-"), operation=operation)
+                   state=getattr(exc, "state", "-"), operation=operation,
+                   contradicted=tuple(getattr(exc.failure, "contradicted", exc.failure.rules[:1])),
+                   context=tuple(getattr(exc.failure, "context", ())))

@@ -18,9 +18,32 @@ from typing import Any
 from ckspec.model.environment import EVENTS
 from ckspec.model.transitions import OPERATIONS
 
-from .engine import RunResult
+from .engine import Failure, RunResult
 
 STATES = ("ABSENT", "DISCONNECTED", "CONNECTING", "CONNECTED", "DISCONNECTING", "FAILED", "-")
+
+
+def statement(rule: str) -> str:
+    """A catalogued rule's statement ("" for an unknown ID)."""
+    from ckspec.model.catalog import rules as catalog_rules
+
+    found = next((r for r in catalog_rules() if r.id == rule), None)
+    return str(found.statement) if found is not None else ""
+
+
+def failure_lines(failure: Failure) -> list[str]:
+    """A failure as text, in the order a maintainer reads it: the broken rule, the differing
+    member (in full), the other rules the answer contradicts, then the context (not blamed)."""
+    lines = [f"broken rule: {failure.broken}: {statement(failure.broken)}"]
+    if failure.detail:
+        lines += ["difference: " + failure.detail.splitlines()[0], *failure.detail.splitlines()[1:]]
+    also = [r for r in failure.contradicted if r != failure.broken]
+    if also:
+        lines.append(f"also contradicted: {', '.join(also)}")
+    lines.append(f"expected (any of): {' | '.join(failure.expected)}; observed: {failure.observed}")
+    if failure.context:
+        lines.append(f"context (rules of the transitions that led here, not blamed): {', '.join(failure.context)}")
+    return lines
 
 
 def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
@@ -71,7 +94,7 @@ def junit_xml(result: RunResult) -> str:
     rules = result.rule_statuses()
     failures_by_rule: dict[str, list[Any]] = {}
     for f in result.failures:
-        for r in f.rules:
+        for r in (f.broken, *f.contradicted):
             failures_by_rule.setdefault(r, []).append(f)
     suite = ET.Element("testsuite", name=f"ckspec conformance: {result.target}", time=f"{result.seconds:.3f}")
     counts = Counter()
@@ -82,7 +105,7 @@ def junit_xml(result: RunResult) -> str:
             counts["failures"] += 1
             first = failures_by_rule[r["id"]][0]
             node = ET.SubElement(case, "failure", message=first.message, type="Nonconformance")
-            node.text = first.program
+            node.text = "\n".join(failure_lines(first)) + "\n\n" + first.program
         elif r["status"] != "pass":
             counts["skipped"] += 1
             ET.SubElement(case, "skipped", message=f"{r['status']}: {r['statement']}")
@@ -143,11 +166,16 @@ def html_report(result: RunResult, command: str = "") -> str:
         parts.append("<p>None.</p>")
     for i, f in enumerate(result.failures, 1):
         replay = f"ckspec replay {f.trace_file} --target {result.target}" if f.trace_file else ""
+        also = [r for r in f.contradicted if r != f.broken]
         parts += [
-            f"<h3>{i}. {e(', '.join(f.rules[:4]))}{' (saved failure, replayed)' if f.regression else ''}</h3>",
-            f"<p>{e(f.message)}</p><table><tr><th>expected (any of)</th><td>{e(' | '.join(f.expected))}</td></tr>",
+            f"<h3>{i}. broken rule {e(f.broken)}{' (saved failure, replayed)' if f.regression else ''}</h3>",
+            f"<p>{e(f.message)}</p><table>",
+            f"<tr><th>broken rule</th><td>{_rule_links([f.broken])}: {e(statement(f.broken))}</td></tr>",
+            f"<tr><th>difference</th><td><pre>{e(f.detail)}</pre></td></tr>",
+            f"<tr><th>also contradicted</th><td>{_rule_links(also)}</td></tr>",
+            f"<tr><th>expected (any of)</th><td>{e(' | '.join(f.expected))}</td></tr>",
             f"<tr><th>observed</th><td>{e(f.observed)}</td></tr>",
-            f"<tr><th>difference</th><td>{e(f.detail)}</td></tr>",
+            f"<tr><th>context (not blamed)</th><td>{_rule_links(f.context)}</td></tr>",
             f"<tr><th>rules at this step</th><td>{_rule_links(f.rules)}</td></tr>",
             f"<tr><th>rules along the path</th><td>{_rule_links(f.path_rules)}</td></tr>",
             f"<tr><th>store state</th><td>{e(f.state)}</td></tr></table>",

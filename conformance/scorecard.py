@@ -5,10 +5,13 @@ It runs ``examples`` generated examples against fresh targets; an example that f
 there (after a failure the target's world can no longer be tracked) and the next one starts,
 while the rules observed before the failure still count. Each rule then gets one verdict:
 
-* **pass**: exercised, and every observation that cited it agreed with the model;
-* **fail**: a nonconformance names it first (see :func:`blamed`; one minimal reproduction is
-  kept per distinct failure, failures being the same when their rules, operation and observed
-  outcome are);
+* **pass**: exercised, and never contradicted: no failure's diagnosis says the target's answer
+  contradicts it;
+* **fail**: a nonconformance contradicts it (:func:`contradicted`: the rule it is blamed on,
+  named first, and any other rule the diagnosis found the answer contradicts, such as ERR-02
+  for a wrong HTTP status, even when the failure was first blamed elsewhere). One minimal
+  reproduction is kept per distinct failure, failures being the same when their rules,
+  operation and observed outcome are;
 * **unsupported**: every way to reach it needs an operation or environment control the target
   answers as not implemented, or does not offer (for example any rule about a connected store,
   on a target without ConnectCustomKeyStore);
@@ -129,7 +132,8 @@ class Scorecard:
         """One verdict per catalogued rule, in catalog order."""
         first_failure: dict[str, int] = {}
         for i, f in enumerate(self.failures):
-            first_failure.setdefault(blamed(f), i)
+            for rule in contradicted(f):
+                first_failure.setdefault(rule, i)
         unavailable = set(self.unsupported) | set(self.not_offered)
         needs = rule_needs()
         out = []
@@ -170,12 +174,16 @@ class Scorecard:
 
 
 def blamed(failure: Failure) -> str:
-    """The rule a failure counts against: the one its message leads with. The checker orders a
-    failure's rules most specific first (for a read showing an unexpected state, the transitions
-    that could lead there); the others, and the rules along the path, are listed with the
-    failure as implicated but not counted (a Describe mismatch cites every rule about listing
-    stores, and would otherwise fail dozens of rules for one bug)."""
+    """The rule a failure is blamed on: the broken rule its diagnosis names first
+    (:mod:`.diagnosis`). The rest of the contradicted row's rules, and the rules along the path
+    (context), are listed with the failure but not counted (a Describe mismatch cites every rule
+    about listing stores, and would otherwise fail dozens of rules for one bug)."""
     return failure.rules[0] if failure.rules else "ERR-01"
+
+
+def contradicted(failure: Failure) -> tuple[str, ...]:
+    """Every rule a failure contradicts, the blamed one first: each reads *fail*."""
+    return tuple(dict.fromkeys((blamed(failure), *failure.contradicted)))
 
 
 def rule_needs() -> dict[str, tuple[frozenset[str], ...]]:

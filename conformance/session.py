@@ -189,7 +189,7 @@ class Session:
             return reply
         self._check_no_secret(call, reply)
         try:
-            matched = self.worlds.observe_call(call, reply, self.binding)
+            matched = self.worlds.observe_call(call, reply, self.binding, probe=self._probe_state)
         except Nonconformance as exc:
             if not self._explained_by_faked_setup(call, reply, exc.failure):
                 raise self._failure(exc.failure) from None
@@ -325,6 +325,19 @@ class Session:
         if self._passwords and _contains(reply, self._passwords.values()):
             raise self._failure(Mismatch(("DESC-05", "KU-04"), ("a reply without the password",), "a password", "",
                                          f"DESC-05: {call!r}: the target's reply contains a kmsuser password"))
+
+    def _probe_state(self, store: int) -> str | None:
+        """The ConnectionState the target shows for a store now (a read to confirm a diagnosis;
+        not a step of the example), or None when it cannot tell."""
+        target_id = self.binding.to_target.get(ids.store_id(store))
+        if target_id is None:
+            return None
+        try:
+            reply = self.target.call("DescribeCustomKeyStores", {"CustomKeyStoreId": target_id})
+        except Exception:  # noqa: BLE001 - a diagnosis never fails the run
+            return None
+        entries = (reply.body or {}).get("CustomKeyStores") if isinstance(reply, Reply) and reply.ok else None
+        return entries[0].get("ConnectionState") if entries and isinstance(entries[0], dict) else None
 
     def _failure(self, mismatch: Mismatch) -> Nonconformance:
         exc = Nonconformance(mismatch)

@@ -55,7 +55,7 @@ def catch_up_reads(world: World, ctx: Context, info: Info) -> World:
 
 @effect
 def rotate_kmsuser_password(world: World, ctx: Context, info: Info) -> World:
-    """CONNECT-05, CONNECT-11: KMS sets kmsuser's password to a value only it knows."""
+    """CONNECT-11, CONNECT-05: KMS sets kmsuser's password to a value only it knows."""
     store = _store(world, ctx)
     cluster = world.cluster(store.cluster_id)
     assert cluster is not None and cluster.kmsuser is not None

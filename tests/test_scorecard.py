@@ -65,14 +65,16 @@ def test_a_seeded_bug_fails_its_rule_and_the_others_pass(mutant):
     assert card.examples == 150  # a failure ends its example, not the run
 
 
-def test_a_bug_seen_only_at_a_later_read_is_on_the_failures_path():
+def test_a_bug_seen_only_at_a_later_read_is_blamed_on_the_broken_rule():
     """TR-01 broken (Connect completes at once): every Connect answer agrees with the model, and the
-    bug shows when a read shows CONNECTED too early. The failure leads with that read's rules;
-    TR-01 is on the path to it, and is not itself counted as failed."""
+    bug shows when a read shows the store connected too early. The diagnosis sees the target ahead
+    of the model and blames TR-01, which reads fail; the rules of the transition it jumped to
+    (TR-02) are context, not failed."""
     card = _card("mutant:TR-01", 100, 40, minimise=False)
     assert card.failures
-    assert all("TR-01" in f.path_rules for f in card.failures)
-    assert _statuses(card)["TR-01"] == "pass"
+    assert all(blamed(f) == "TR-01" and "TR-01" in f.path_rules for f in card.failures)
+    statuses = _statuses(card)
+    assert statuses["TR-01"] == "fail" and statuses["TR-02"] == "pass"
 
 
 def test_failures_are_deduplicated_and_each_reproduction_is_minimal():
