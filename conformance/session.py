@@ -41,19 +41,22 @@ SETTLE_GRACE_SECONDS = 3600.0
 #: The value of each password alias in this process: random (alphanumeric, as CloudHSM
 #: requires), never written anywhere, the same for every session of a run (so examples share
 #: the model's memoised outcomes).
-_PASSWORDS: dict[int, str] = {}
+_PASSWORDS: dict[tuple[int, int | None], str] = {}
 
 
-def _password_value(alias: int) -> str:
-    found = _PASSWORDS.get(alias)
+def _password_value(alias: int, length: int | None = None) -> str:
+    found = _PASSWORDS.get((alias, length))
     if found is None:
-        found = _PASSWORDS[alias] = "P" + secrets.token_hex(8)
+        value = "P" + secrets.token_hex(8)
+        if length is not None:  # a password of exactly that length (KU-04 boundaries)
+            value = ("P" + secrets.token_hex(max(length, 2)))[:length]
+        found = _PASSWORDS[(alias, length)] = value
     return found
 
 
-def password(alias: int) -> Password:
+def password(alias: int, length: int | None = None) -> Password:
     """A kmsuser password by alias (for reproduction programs)."""
-    return Password(alias)
+    return Password(alias, length)
 
 
 def setup_steps(clusters: int = CLUSTERS) -> tuple[EnvironmentStep, ...]:
@@ -94,7 +97,7 @@ class Session:
         self.path_rules: list[str] = []
         self.ciphertexts: list[bytes] = []
         self.steps_run = 0
-        self._passwords: dict[int, str] = {}
+        self._passwords: dict[tuple[int, int | None], str] = {}
         #: members that must not change, as the target first showed them
         self.first_sight = FirstSight()
 
@@ -330,9 +333,10 @@ class Session:
     # --- helpers -----------------------------------------------------------------------------------
     def _value(self, value: Any) -> Any:
         if isinstance(value, Password):
-            found = self._passwords.get(value.alias)
+            slot = (value.alias, value.length)
+            found = self._passwords.get(slot)
             if found is None:
-                found = self._passwords[value.alias] = _password_value(value.alias)
+                found = self._passwords[slot] = _password_value(*slot)
             return found
         return value
 
