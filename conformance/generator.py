@@ -36,6 +36,7 @@ LIMITS = integer_boundaries("DescribeCustomKeyStores", "Limit")
 BYTE_COUNTS = integer_boundaries("GenerateRandom", "NumberOfBytes")
 PASSWORD_LENGTHS = length_boundaries("CreateCustomKeyStore", "KeyStorePassword")
 FORBIDDEN_KEY_PARAMETERS = forbidden_key_parameters()
+_FORBIDDEN_MEMBERS = tuple(dict.fromkeys(m for m, _ in FORBIDDEN_KEY_PARAMETERS))
 #: identifiers the model never issues (a missing store or key)
 MISSING_STORE = ids.store_id(0xFFFFF)
 MISSING_KEY = ids.key_id(0xFFFFF)
@@ -367,10 +368,62 @@ def _forbidden_key(data: Any, store: str) -> Step:
     AMB-19): another KeySpec, KeyUsage or CustomerMasterKeySpec, MultiRegion=true, or another
     Origin with the store's ID; one time in eight two of them at once."""
     params: dict[str, Any] = {"CustomKeyStoreId": store, "Origin": "AWS_CLOUDHSM"}
-    for _ in range(1 if data.below(8) else 2):
-        member, value = pick(data, FORBIDDEN_KEY_PARAMETERS)
-        params[member] = value
+    for _ in range(1 if data.below(8) else 2):  # the member first, so MultiRegion is not one in 39
+        member = pick(data, _FORBIDDEN_MEMBERS)
+        params[member] = pick(data, [v for m, v in FORBIDDEN_KEY_PARAMETERS if m == member])
     return call("CreateKey", **params)
+
+
+def _controls(session: Any, *events: str) -> bool:
+    return all(e in session.capabilities.generated_environment and e not in session.unsupported for e in events)
+
+
+def trouble(data, world, memory, session) -> tuple[Step, ...]:
+    """Short sequences that reach the states random steps rarely combine: a CONNECTED store whose
+    cluster loses its HSMs, then GenerateRandom and Encrypt there (AMB-33, CRYPTO-02, TR-08); a
+    key whose backing key is deleted, then DescribeKey and Encrypt (AMB-13, KS-10); a network
+    fault under a CONNECTED store, then Encrypt (CRYPTO-03, AMB-21); a connection attempt whose
+    cluster loses its HSMs before it ends (CEC-02, AMB-09, AMB-10). Only those whose
+    environment controls and operations the target takes are drawn."""
+    connected = [s for s in world.stores if s.state.value == "CONNECTED"]
+    idle = [s for s in world.stores if s.state.value == "DISCONNECTED"]
+    options = []
+    if connected and _controls(session, "delete_hsm") and _usable(session, "GenerateRandom"):
+        options.append("hsms gone")
+    if connected and world.keys and _controls(session, "delete_key_material") and _usable(session, "DescribeKey"):
+        options.append("material gone")
+    if connected and world.keys and _controls(session, "network_fault_begins", "network_fault_ends") \
+            and _usable(session, "Encrypt"):
+        options.append("network fault")
+    if idle and _controls(session, "delete_hsm") and _usable(session, "ConnectCustomKeyStore"):
+        options.append("connect without hsms")
+    if not options:
+        return (WaitStep(1.0),)
+    how = pick(data, options)
+    if how == "network fault":
+        key = pick(data, [k for k in world.keys if k.store_id in {s.store_id for s in connected}] or world.keys)
+        return (EnvironmentStep("network_fault_begins"), call("Encrypt", KeyId=ids.key_id(key.key_id), Plaintext=PLAINTEXT),
+                EnvironmentStep("network_fault_ends"))
+    if how == "material gone":
+        key = pick(data, world.keys)
+        store = world.store(key.store_id)
+        cluster = world.cluster(store.cluster_id) if store else None
+        if cluster is None:
+            return (call("DescribeKey", KeyId=ids.key_id(key.key_id)),)
+        return (EnvironmentStep("delete_key_material", (ids.cluster_id(cluster.cluster_id), ids.key_id(key.key_id))),
+                call("DescribeKey", KeyId=ids.key_id(key.key_id)),
+                call("Encrypt", KeyId=ids.key_id(key.key_id), Plaintext=PLAINTEXT))
+    store = pick(data, connected if how == "hsms gone" else idle)
+    cluster = world.cluster(store.cluster_id)
+    sid = ids.store_id(store.store_id)
+    gone = tuple(EnvironmentStep("delete_hsm", (ids.cluster_id(cluster.cluster_id), ids.hsm_id(h.hsm_id)))
+                 for h in (cluster.hsms if cluster else ()))
+    if how == "hsms gone":
+        keys = [k for k in world.keys if k.store_id == store.store_id]
+        crypto = (call("Encrypt", KeyId=ids.key_id(keys[0].key_id), Plaintext=PLAINTEXT),) if keys else ()
+        return (*gone, call("GenerateRandom", CustomKeyStoreId=sid, NumberOfBytes=16), *crypto)
+    # the HSMs go while the attempt is under way (before it, the reference refuses the Connect at once)
+    return (call("ConnectCustomKeyStore", CustomKeyStoreId=sid), *gone, SettleStep())
 
 
 def _environment(*events: str) -> tuple[Callable[..., Step], frozenset[str], frozenset[str]]:
@@ -511,6 +564,8 @@ RULES: tuple[Rule, ...] = (
     Rule("settle", settle, _ops("DescribeCustomKeyStores"), weight=12, needs="async"),
     Rule("days_pass", days_pass, time_travel=True, needs="deletion"),
     Rule("random_bytes", random_bytes, _ops("GenerateRandom")),
+    Rule("trouble", trouble, events=frozenset({"delete_hsm", "delete_key_material", "network_fault_begins"}),
+         needs="store"),
 )
 
 
