@@ -203,7 +203,10 @@ def connect_and_settle(data, world, memory, session) -> tuple[Step, ...]:
 def connect_with_key(data, world, memory, session) -> tuple[Step, ...]:
     step = connect(data, world, memory, session)
     store = step.kwargs["CustomKeyStoreId"]
-    return (step, SettleStep(), call("CreateKey", CustomKeyStoreId=store, Origin="AWS_CLOUDHSM"))
+    key = call("CreateKey", CustomKeyStoreId=store, Origin="AWS_CLOUDHSM")
+    if data.below(2):  # KEY-05, AMB-19: a forbidden key where only the ban can refuse it (a CONNECTED store)
+        return (step, SettleStep(), _forbidden_key(data, store), key)
+    return (step, SettleStep(), key)
 
 
 def disconnect_and_settle(data, world, memory, session) -> tuple[Step, ...]:
