@@ -198,8 +198,11 @@ def show(result: Any, command: str) -> None:
         console.print("unsupported: " + ", ".join(f"{k} ({v})" for k, v in sorted(result.unsupported.items())))
     if result.inconclusive:
         console.print(f"[yellow]inconclusive[/yellow] examples: {len(result.inconclusive)}: {result.inconclusive[0]}")
+    from ckspec.conformance.coverage import UNEXERCISABLE
+
     statuses = result.rule_statuses()
-    never = [r["id"] for r in statuses if r["status"] == "not exercised"]
+    never = [r["id"] for r in statuses if r["status"] == "not exercised" and r["id"] not in UNEXERCISABLE]
+    exceptions = [r["id"] for r in statuses if r["status"] == "not exercised" and r["id"] in UNEXERCISABLE]
     passed = sum(1 for r in statuses if r["status"] == "pass")
     reached = result.coverage.sequences
     if reached:
@@ -209,4 +212,6 @@ def show(result: Any, command: str) -> None:
     if never:
         console.print(f"[yellow]warning[/yellow]: rules never exercised: {', '.join(never[:25])}"
                       + (f" and {len(never) - 25} more" if len(never) > 25 else ""))
+    if exceptions:
+        console.print(f"not exercisable against a target (legacy profile only): {', '.join(exceptions)}")
     console.print(f"rerun: {command}")

@@ -21,10 +21,22 @@ from ckspec.model import identifiers as ids
 from ckspec.model.world import AVAILABILITY_ZONES
 
 from .adapter import Capabilities
+from .boundaries import forbidden_key_parameters, integer_boundaries, length_boundaries, store_names, within
 from .steps import (DaysPassStep, EnvironmentStep, PaginateStep, Password, SettleStep, Step, WaitStep,
                     call)
 
 NAMES = ("store-a", "store-b", "store-c")
+#: case variants of NAMES and both sides of botocore's name length bounds (see :mod:`.boundaries`)
+UNUSUAL_NAMES = store_names(NAMES)
+#: both sides of every boundary (botocore's and the catalog's), see :mod:`.boundaries`
+WINDOWS = integer_boundaries("ScheduleKeyDeletion", "PendingWindowInDays")
+VALID_WINDOWS = tuple(v for v in WINDOWS if within("ScheduleKeyDeletion", "PendingWindowInDays", v))
+INVALID_WINDOWS = tuple(v for v in WINDOWS if v not in VALID_WINDOWS)
+LIMITS = integer_boundaries("DescribeCustomKeyStores", "Limit")
+BYTE_COUNTS = integer_boundaries("GenerateRandom", "NumberOfBytes")
+PASSWORD_LENGTHS = length_boundaries("CreateCustomKeyStore", "KeyStorePassword")
+FORBIDDEN_KEY_PARAMETERS = forbidden_key_parameters()
+_FORBIDDEN_MEMBERS = tuple(dict.fromkeys(m for m, _ in FORBIDDEN_KEY_PARAMETERS))
 #: identifiers the model never issues (a missing store or key)
 MISSING_STORE = ids.store_id(0xFFFFF)
 MISSING_KEY = ids.key_id(0xFFFFF)
@@ -91,18 +103,90 @@ def _cluster(data: Any, world: World) -> str:
     return ids.cluster_id(pick(data, [c.cluster_id for c in world.clusters] or [0xFFFF]))
 
 
+def _name(data: Any) -> str:
+    """Mostly the three usual names (so they collide: CREATE-03, UPDATE-06), one time in eight a
+    case variant or a length on either side of botocore's bounds."""
+    return pick(data, NAMES) if data.below(8) else pick(data, UNUSUAL_NAMES)
+
+
+def _password(data: Any, aliases: tuple[int, ...]) -> Password:
+    """A password alias; one time in eight of a length on either side of KU-04's 7-32 bounds."""
+    alias = pick(data, aliases)
+    return Password(alias) if data.below(8) else Password(alias, pick(data, PASSWORD_LENGTHS))
+
+
 # --- the rules ---------------------------------------------------------------------------------------
 
 
 def create_store(data, world, memory, session) -> Step:
     ready = [c for c in world.clusters if c.trust_anchor is not None] or list(world.clusters)
+    if data.below(8) == 0:  # CREATE-05: any cluster, active or not
+        ready = list(world.clusters) or ready
     cluster = pick(data, ready)
     anchor = cluster.trust_anchor or ids.trust_anchor(cluster.lineage)
     if data.below(8) == 0:  # CREATE-07: another lineage's certificate
-        anchor = pick(data, [c.trust_anchor for c in ready if c.trust_anchor])
-    return call("CreateCustomKeyStore", CustomKeyStoreName=pick(data, NAMES),
+        anchor = pick(data, [c.trust_anchor for c in ready if c.trust_anchor] or [anchor])
+    return call("CreateCustomKeyStore", CustomKeyStoreName=_name(data),
                 CloudHsmClusterId=ids.cluster_id(cluster.cluster_id), TrustAnchorCertificate=anchor,
-                KeyStorePassword=Password(pick(data, (0, 0, 1))))
+                KeyStorePassword=_password(data, (0, 0, 1)))
+
+
+_CLUSTER_CONTROLS = ("create_cluster", "create_hsm", "initialize_cluster", "activate_cluster")
+
+
+def fill_quota(data, world, memory, session) -> tuple[Step, ...]:
+    """CREATE-09, Q-01, Q-02, AMB-24: stores up to the quota, then one more. Each store needs a
+    cluster of its own lineage (CREATE-06): free ACTIVE clusters are used first, then new ones
+    are built (create, two HSMs in two AZs, initialise, activate: CREATE-08), the first of them
+    also tried before its activation (CREATE-05). Late in an example (the queue would not fit
+    in the steps left), without the cluster controls, and three times in four, an ordinary
+    Create instead. The stores it made are deleted again at the end."""
+    can_build = all(e in session.capabilities.generated_environment and e not in session.unsupported
+                    for e in _CLUSTER_CONTROLS)
+    used = {s.cluster_id for s in world.stores} | {c.cluster_id for c in world.clusters
+                                                      if ids.trust_anchor(c.lineage) in {s.trust_anchor
+                                                                                          for s in world.stores}}
+    free = [c for c in world.clusters if c.cluster_id not in used and c.state.value == "ACTIVE" and c.trust_anchor]
+    if len(world.stores) >= world.quota:  # full already: one more Create, refused
+        cluster = (free or list(world.clusters))[0]
+        return (call("CreateCustomKeyStore", CustomKeyStoreName=f"store-q{world.serial + 1}",
+                     CloudHsmClusterId=ids.cluster_id(cluster.cluster_id),
+                     TrustAnchorCertificate=cluster.trust_anchor or ids.trust_anchor(cluster.lineage),
+                     KeyStorePassword=Password(0)),)
+    if session.steps_run > 25 or not can_build or data.below(4):
+        # late in an example, without cluster controls, or three times in four: an ordinary Create
+        return create_store(data, world, memory, session)
+    wanted = world.quota - len(world.stores) + 1  # the last one is refused (LimitExceededException)
+    steps: list[Step] = []
+    made: list[str] = []
+    serial = world.serial
+    for n in range(wanted):
+        if free:
+            cluster = free.pop(0)
+            cid, anchor = ids.cluster_id(cluster.cluster_id), cluster.trust_anchor
+        else:
+            if not can_build:
+                break
+            cid = ids.cluster_id(serial + 1)
+            anchor = ids.trust_anchor(serial + 1)
+            steps += [EnvironmentStep("create_cluster", (2,)),
+                      EnvironmentStep("create_hsm", (cid, AVAILABILITY_ZONES[0])),
+                      EnvironmentStep("initialize_cluster", (cid,)),
+                      EnvironmentStep("create_hsm", (cid, AVAILABILITY_ZONES[1]))]
+            serial += 3
+            if n == 0:  # CREATE-05: initialised, not yet active
+                steps.append(call("CreateCustomKeyStore", CustomKeyStoreName=f"store-q{serial}", CloudHsmClusterId=cid,
+                                  TrustAnchorCertificate=anchor, KeyStorePassword=Password(0)))
+            steps.append(EnvironmentStep("activate_cluster", (cid,)))
+        steps.append(call("CreateCustomKeyStore", CustomKeyStoreName=f"store-q{serial + 1}", CloudHsmClusterId=cid,
+                          TrustAnchorCertificate=anchor, KeyStorePassword=Password(0)))
+        serial += 1
+        if n < wanted - 1:
+            made.append(ids.store_id(serial))
+    # then the stores it made go again (DELETE-01): ten stores in flight at once would make more
+    # possible worlds than the checker keeps (2 ** 10 orders of completion)
+    steps += [call("DeleteCustomKeyStore", CustomKeyStoreId=store) for store in made]
+    return tuple(steps)
 
 
 def connect(data, world, memory, session) -> Step:
@@ -119,7 +203,10 @@ def connect_and_settle(data, world, memory, session) -> tuple[Step, ...]:
 def connect_with_key(data, world, memory, session) -> tuple[Step, ...]:
     step = connect(data, world, memory, session)
     store = step.kwargs["CustomKeyStoreId"]
-    return (step, SettleStep(), call("CreateKey", CustomKeyStoreId=store, Origin="AWS_CLOUDHSM"))
+    key = call("CreateKey", CustomKeyStoreId=store, Origin="AWS_CLOUDHSM")
+    if data.below(2):  # KEY-05, AMB-19: a forbidden key where only the ban can refuse it (a CONNECTED store)
+        return (step, SettleStep(), _forbidden_key(data, store), key)
+    return (step, SettleStep(), key)
 
 
 def disconnect_and_settle(data, world, memory, session) -> tuple[Step, ...]:
@@ -142,12 +229,23 @@ def delete_store(data, world, memory, session) -> Step:
 
 def update_name(data, world, memory, session) -> Step:
     return call("UpdateCustomKeyStore", CustomKeyStoreId=_store(data, world, memory),
-                NewCustomKeyStoreName=pick(data, NAMES))
+                NewCustomKeyStoreName=_name(data))
 
 
 def update_password(data, world, memory, session) -> Step:
     return call("UpdateCustomKeyStore", CustomKeyStoreId=_store(data, world, memory),
-                KeyStorePassword=Password(pick(data, (0, 1, 2))))
+                KeyStorePassword=_password(data, (0, 1, 2)))
+
+
+def update_combined(data, world, memory, session) -> Step:
+    """An Update that sets two or three fields at once (UPDATE-01, UPDATE-03, AMB-15: nothing
+    changes if any part is refused)."""
+    fields = {"NewCustomKeyStoreName": lambda: _name(data), "KeyStorePassword": lambda: _password(data, (0, 1, 2)),
+              "CloudHsmClusterId": lambda: _cluster(data, world)}
+    chosen = pick(data, (("NewCustomKeyStoreName", "KeyStorePassword"), ("NewCustomKeyStoreName", "CloudHsmClusterId"),
+                         ("KeyStorePassword", "CloudHsmClusterId"), tuple(fields)))
+    return call("UpdateCustomKeyStore", CustomKeyStoreId=_store(data, world, memory),
+                **{name: fields[name]() for name in chosen})
 
 
 def update_cluster(data, world, memory, session) -> Step:
@@ -156,12 +254,14 @@ def update_cluster(data, world, memory, session) -> Step:
 
 
 def describe(data, world, memory, session) -> Step:
-    how = data.below(3)
+    how = data.below(4)
     if how == 0:
         return call("DescribeCustomKeyStores")
     if how == 1:
         return call("DescribeCustomKeyStores", CustomKeyStoreId=_store(data, world, memory))
-    return call("DescribeCustomKeyStores", CustomKeyStoreName=pick(data, NAMES))
+    if how == 3:  # DESC-04, AMB-18: Limit on either side of 1 and 1000
+        return call("DescribeCustomKeyStores", Limit=pick(data, LIMITS))
+    return call("DescribeCustomKeyStores", CustomKeyStoreName=_name(data))
 
 
 def paginate(data, world, memory, session) -> Step:
@@ -170,6 +270,9 @@ def paginate(data, world, memory, session) -> Step:
 
 def create_key_connected(data, world, memory, session) -> Step:
     ready = [ids.store_id(s.store_id) for s in world.stores if s.state.value == "CONNECTED"]
+    if data.below(4) == 0:  # KEY-01: the allowed values, spelt out
+        return call("CreateKey", CustomKeyStoreId=pick(data, ready), Origin="AWS_CLOUDHSM", KeySpec="SYMMETRIC_DEFAULT",
+                    KeyUsage="ENCRYPT_DECRYPT", MultiRegion=False)
     return call("CreateKey", CustomKeyStoreId=pick(data, ready), Origin="AWS_CLOUDHSM")
 
 
@@ -180,7 +283,12 @@ def create_key(data, world, memory, session) -> Step:
 def random_bytes(data, world, memory, session) -> Step:
     """GenerateRandom from a store, often one that does not exist (RAND-03) or is not CONNECTED
     (RAND-02)."""
-    return call("GenerateRandom", CustomKeyStoreId=_store(data, world, memory), NumberOfBytes=16)
+    return call("GenerateRandom", CustomKeyStoreId=_store(data, world, memory), NumberOfBytes=_byte_count(data))
+
+
+def _byte_count(data: Any) -> int:
+    """16 bytes, or one time in three a count on either side of 1 and 1024 (RAND-01, AMB-18)."""
+    return 16 if data.below(3) else pick(data, BYTE_COUNTS)
 
 
 def describe_key(data, world, memory, session) -> Step:
@@ -195,7 +303,11 @@ def key_deletion(data, world, memory, session) -> Step:
     key = _key(data, world, memory)
     if data.below(2):
         return call("CancelKeyDeletion", KeyId=key)
-    return call("ScheduleKeyDeletion", KeyId=key, PendingWindowInDays=pick(data, (7, 30)))
+    how = data.below(4)
+    if how == 0:  # DK-01: the default window (30 days)
+        return call("ScheduleKeyDeletion", KeyId=key)
+    window = pick(data, VALID_WINDOWS) if how < 3 else data.integer(VALID_WINDOWS[0], VALID_WINDOWS[-1])
+    return call("ScheduleKeyDeletion", KeyId=key, PendingWindowInDays=window)
 
 
 def crypto(data, world, memory, session) -> Step:
@@ -203,7 +315,7 @@ def crypto(data, world, memory, session) -> Step:
     if how == 1 and session.ciphertexts:
         return call("Decrypt", CiphertextBlob=pick(data, session.ciphertexts))
     if how == 2:
-        return call("GenerateRandom", CustomKeyStoreId=_store(data, world, memory), NumberOfBytes=16)
+        return call("GenerateRandom", CustomKeyStoreId=_store(data, world, memory), NumberOfBytes=_byte_count(data))
     return call("Encrypt", KeyId=_key(data, world, memory), Plaintext=PLAINTEXT)
 
 
@@ -228,14 +340,13 @@ def probe(data, world, memory, session) -> Step:
     how = kinds[data.below(len(kinds))] if kinds else 0
     store, key = _store(data, world, memory), _key(data, world, memory)
     if how == 0:
-        return call("DescribeCustomKeyStores", CustomKeyStoreId=store, CustomKeyStoreName=pick(data, NAMES))
+        return call("DescribeCustomKeyStores", CustomKeyStoreId=store, CustomKeyStoreName=_name(data))
     if how == 1:
         return call("DescribeCustomKeyStores", Marker="not-a-marker-we-issued")
     if how == 2:
-        return call("CreateKey", CustomKeyStoreId=store, Origin="AWS_CLOUDHSM", KeySpec="RSA_2048",
-                    KeyUsage="SIGN_VERIFY")
-    if how == 3:
-        return call("ScheduleKeyDeletion", KeyId=key, PendingWindowInDays=pick(data, (5, 31)))
+        return _forbidden_key(data, store)
+    if how == 3:  # AMB-36 (outside 7-30), AMB-18 (outside botocore's 1-365)
+        return call("ScheduleKeyDeletion", KeyId=key, PendingWindowInDays=pick(data, INVALID_WINDOWS))
     if how == 4:
         usable = [op for op in _PROBE_OPERATIONS[4] if _usable(session, op)]
         return call(pick(data, usable or _PROBE_OPERATIONS[4]), KeyId=key)
@@ -246,13 +357,76 @@ def probe(data, world, memory, session) -> Step:
         return call(pick(data, usable or _PROBE_OPERATIONS[6]), KeyId=key, KeySpec="AES_256")
     cluster = pick(data, [c for c in world.clusters if c.trust_anchor] or list(world.clusters))
     if data.boolean():  # CREATE-01, AMB-18: no password
-        return call("CreateCustomKeyStore", CustomKeyStoreName=pick(data, NAMES),
+        return call("CreateCustomKeyStore", CustomKeyStoreName=_name(data),
                     CloudHsmClusterId=ids.cluster_id(cluster.cluster_id),
                     TrustAnchorCertificate=cluster.trust_anchor or ids.trust_anchor(cluster.lineage))
-    return call("CreateCustomKeyStore", CustomKeyStoreName=pick(data, NAMES),
+    return call("CreateCustomKeyStore", CustomKeyStoreName=_name(data),
                 CloudHsmClusterId=ids.cluster_id(0x7FFF),
                 TrustAnchorCertificate=cluster.trust_anchor or ids.trust_anchor(cluster.lineage),
                 KeyStorePassword=Password(0))
+
+
+def _forbidden_key(data: Any, store: str) -> Step:
+    """CreateKey with one value a CloudHSM key store key may not have, on its own (KEY-01, KEY-05,
+    AMB-19): another KeySpec, KeyUsage or CustomerMasterKeySpec, MultiRegion=true, or another
+    Origin with the store's ID; one time in eight two of them at once."""
+    params: dict[str, Any] = {"CustomKeyStoreId": store, "Origin": "AWS_CLOUDHSM"}
+    for _ in range(1 if data.below(8) else 2):  # the member first, so MultiRegion is not one in 39
+        member = pick(data, _FORBIDDEN_MEMBERS)
+        params[member] = pick(data, [v for m, v in FORBIDDEN_KEY_PARAMETERS if m == member])
+    return call("CreateKey", **params)
+
+
+def _controls(session: Any, *events: str) -> bool:
+    return all(e in session.capabilities.generated_environment and e not in session.unsupported for e in events)
+
+
+def trouble(data, world, memory, session) -> tuple[Step, ...]:
+    """Short sequences that reach the states random steps rarely combine: a CONNECTED store whose
+    cluster loses its HSMs, then GenerateRandom and Encrypt there (AMB-33, CRYPTO-02, TR-08); a
+    key whose backing key is deleted, then DescribeKey and Encrypt (AMB-13, KS-10); a network
+    fault under a CONNECTED store, then Encrypt (CRYPTO-03, AMB-21); a connection attempt whose
+    cluster loses its HSMs before it ends (CEC-02, AMB-09, AMB-10). Only those whose
+    environment controls and operations the target takes are drawn."""
+    connected = [s for s in world.stores if s.state.value == "CONNECTED"]
+    idle = [s for s in world.stores if s.state.value == "DISCONNECTED"]
+    options = []
+    if connected and _controls(session, "delete_hsm") and _usable(session, "GenerateRandom"):
+        options.append("hsms gone")
+    if connected and world.keys and _controls(session, "delete_key_material") and _usable(session, "DescribeKey"):
+        options.append("material gone")
+    if connected and world.keys and _controls(session, "network_fault_begins", "network_fault_ends") \
+            and _usable(session, "Encrypt"):
+        options.append("network fault")
+    if idle and _controls(session, "delete_hsm") and _usable(session, "ConnectCustomKeyStore"):
+        options.append("connect without hsms")
+    if not options:
+        return (WaitStep(1.0),)
+    how = pick(data, options)
+    if how == "network fault":
+        key = pick(data, [k for k in world.keys if k.store_id in {s.store_id for s in connected}] or world.keys)
+        return (EnvironmentStep("network_fault_begins"), call("Encrypt", KeyId=ids.key_id(key.key_id), Plaintext=PLAINTEXT),
+                EnvironmentStep("network_fault_ends"))
+    if how == "material gone":
+        key = pick(data, world.keys)
+        store = world.store(key.store_id)
+        cluster = world.cluster(store.cluster_id) if store else None
+        if cluster is None:
+            return (call("DescribeKey", KeyId=ids.key_id(key.key_id)),)
+        return (EnvironmentStep("delete_key_material", (ids.cluster_id(cluster.cluster_id), ids.key_id(key.key_id))),
+                call("DescribeKey", KeyId=ids.key_id(key.key_id)),
+                call("Encrypt", KeyId=ids.key_id(key.key_id), Plaintext=PLAINTEXT))
+    store = pick(data, connected if how == "hsms gone" else idle)
+    cluster = world.cluster(store.cluster_id)
+    sid = ids.store_id(store.store_id)
+    gone = tuple(EnvironmentStep("delete_hsm", (ids.cluster_id(cluster.cluster_id), ids.hsm_id(h.hsm_id)))
+                 for h in (cluster.hsms if cluster else ()))
+    if how == "hsms gone":
+        keys = [k for k in world.keys if k.store_id == store.store_id]
+        crypto = (call("Encrypt", KeyId=ids.key_id(keys[0].key_id), Plaintext=PLAINTEXT),) if keys else ()
+        return (*gone, call("GenerateRandom", CustomKeyStoreId=sid, NumberOfBytes=16), *crypto)
+    # the HSMs go while the attempt is under way (before it, the reference refuses the Connect at once)
+    return (call("ConnectCustomKeyStore", CustomKeyStoreId=sid), *gone, SettleStep())
 
 
 def _environment(*events: str) -> tuple[Callable[..., Step], frozenset[str], frozenset[str]]:
@@ -365,6 +539,8 @@ RULES: tuple[Rule, ...] = (
     Rule("update_name", update_name, _ops("UpdateCustomKeyStore"), needs="store"),
     Rule("update_password", update_password, _ops("UpdateCustomKeyStore"), needs="store"),
     Rule("update_cluster", update_cluster, _ops("UpdateCustomKeyStore"), needs="store"),
+    Rule("update_combined", update_combined, _ops("UpdateCustomKeyStore"), needs="store"),
+    Rule("fill_quota", fill_quota, _ops("CreateCustomKeyStore"), events=frozenset(_CLUSTER_CONTROLS), needs="store"),
     Rule("describe", describe, _ops("DescribeCustomKeyStores"), weight=2),
     Rule("paginate", paginate, _ops("DescribeCustomKeyStores"), needs="store"),
     # no precondition: without a store, CreateKey names one that does not exist (KEY-04)
@@ -391,6 +567,8 @@ RULES: tuple[Rule, ...] = (
     Rule("settle", settle, _ops("DescribeCustomKeyStores"), weight=12, needs="async"),
     Rule("days_pass", days_pass, time_travel=True, needs="deletion"),
     Rule("random_bytes", random_bytes, _ops("GenerateRandom")),
+    Rule("trouble", trouble, events=frozenset({"delete_hsm", "delete_key_material", "network_fault_begins"}),
+         needs="store"),
 )
 
 

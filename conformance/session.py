@@ -26,6 +26,8 @@ from .checker import Inconclusive, Mismatch, Nonconformance, PossibleWorlds
 from .coverage import Coverage
 from .faked import FakedSetUp
 from .identity import Binding
+from .leaks import find_leak
+from .stability import FirstSight
 from .steps import (ENVIRONMENT_ARGUMENTS, CallStep, DaysPassStep, EnvironmentStep, PaginateStep, Password,
                     SettleStep, Step, WaitStep, to_python)
 
@@ -33,24 +35,29 @@ from .steps import (ENVIRONMENT_ARGUMENTS, CallStep, DaysPassStep, EnvironmentSt
 #: stores can exist at once (CREATE-06) and pagination has something to page through.
 CLUSTERS = 3
 MAX_PAGES = 20
+#: Under a controlled clock, how long a settle waits past its polls before it calls work stuck.
+SETTLE_GRACE_SECONDS = 3600.0
 
 
 #: The value of each password alias in this process: random (alphanumeric, as CloudHSM
 #: requires), never written anywhere, the same for every session of a run (so examples share
 #: the model's memoised outcomes).
-_PASSWORDS: dict[int, str] = {}
+_PASSWORDS: dict[tuple[int, int | None], str] = {}
 
 
-def _password_value(alias: int) -> str:
-    found = _PASSWORDS.get(alias)
+def _password_value(alias: int, length: int | None = None) -> str:
+    found = _PASSWORDS.get((alias, length))
     if found is None:
-        found = _PASSWORDS[alias] = "P" + secrets.token_hex(8)
+        value = "P" + secrets.token_hex(8)
+        if length is not None:  # a password of exactly that length (KU-04 boundaries)
+            value = ("P" + secrets.token_hex(max(length, 2)))[:length]
+        found = _PASSWORDS[(alias, length)] = value
     return found
 
 
-def password(alias: int) -> Password:
+def password(alias: int, length: int | None = None) -> Password:
     """A kmsuser password by alias (for reproduction programs)."""
-    return Password(alias)
+    return Password(alias, length)
 
 
 def setup_steps(clusters: int = CLUSTERS) -> tuple[EnvironmentStep, ...]:
@@ -83,6 +90,7 @@ class Session:
         self.binding = Binding()
         self.poll_budget, self.poll_interval = poll_budget, poll_interval
         self.coverage = coverage if coverage is not None else Coverage()
+        self._own_coverage = coverage is None
         #: operation or environment control -> the "not implemented" signature the target gave
         self.unsupported = unsupported if unsupported is not None else {}
         self.trail: list[Step] = []
@@ -90,7 +98,9 @@ class Session:
         self.path_rules: list[str] = []
         self.ciphertexts: list[bytes] = []
         self.steps_run = 0
-        self._passwords: dict[int, str] = {}
+        self._passwords: dict[tuple[int, int | None], str] = {}
+        #: members that must not change, as the target first showed them
+        self.first_sight = FirstSight()
         #: the lenient worlds, when the starting account was faked (:mod:`.faked`)
         self.faked: FakedSetUp | None = None
         #: answers only faked set-up explains: one line each, naming the rules the strict worlds blamed
@@ -194,6 +204,11 @@ class Session:
             if not self._explained_by_faked_setup(call, reply, exc.failure):
                 raise self._failure(exc.failure) from None
             return reply
+        if reply.ok:
+            changed = self.first_sight.observe(step.operation, reply.body, self.binding)
+            if changed:
+                raise self._failure(Mismatch((changed.rule,), (f"{changed.member} {changed.first}",),
+                                             f"{changed.member} {changed.now}", "", f"{changed.message} ({call!r})"))
         if self.faked is not None:
             self.faked.follow(call, reply, self.binding, self.worlds)
         rules = [r for o in matched.outcomes for r in o.rules]
@@ -242,14 +257,60 @@ class Session:
                 break
             self.target.wait(self.poll_interval)
             self._time_passes()
-            self._call(CallStep("DescribeCustomKeyStores"))
+            self._read_every_page()
         else:
+            if self.worlds.work_pending() and self.capabilities.controlled_clock:
+                # a virtual clock costs nothing to move on: give the work an hour (three times
+                # CONNECT-09's twenty minutes), then read once more
+                self.target.wait(SETTLE_GRACE_SECONDS)
+                self._time_passes()
+                self._read_every_page()
             if self.worlds.work_pending():
-                raise Inconclusive(
-                    f"CONNECT-09: after {self.poll_budget} polls {self.poll_interval:g} s apart, a connection attempt "
-                    f"or "
-                    f"a disconnect may still be under way (raise the polling budget)")
+                self._unsettled()
         self._record_internal(before, self.worlds.worlds)
+
+    def _unsettled(self) -> None:
+        """The polls ran out with work still under way. A store every world shows DISCONNECTING is
+        stuck there: a disconnect ends in finite time (AMB-04, TR-05), so under a controlled clock,
+        after the grace hour, that is a failure; on a real clock ckspec cannot tell how long is too
+        long, so it is inconclusive, and the example does not count as exercising the rules that
+        promise the disconnect ends (else a scorecard would read TR-05 as passed)."""
+        stuck = _stuck_disconnecting(self.worlds.worlds)
+        waited = f"{self.poll_budget} polls {self.poll_interval:g} s apart"
+        if stuck and self.capabilities.controlled_clock:
+            shown = ", ".join(self.binding.to_target.get(s, s) for s in stuck)
+            raise self._failure(Mismatch(
+                ("TR-05", "AMB-04"), ("DISCONNECTED",), "DISCONNECTING", f"{shown} still DISCONNECTING",
+                f"TR-05: {shown} stayed DISCONNECTING through {waited} and {SETTLE_GRACE_SECONDS:g} s more on the "
+                f"target's controlled clock; a disconnect ends DISCONNECTED in finite time (TR-05, AMB-04)"))
+        if stuck:
+            doubted = DISCONNECT_COMPLETES.branches[0].rules
+            if self._own_coverage:
+                for rule in doubted:
+                    self.coverage.rules.pop(rule, None)
+            exc = Inconclusive(
+                f"AMB-04: after {waited}, {len(stuck)} store(s) still DISCONNECTING; a disconnect ends in finite time "
+                f"(AMB-04, TR-05), but on a real clock ckspec cannot tell how long is too long (raise the polling "
+                f"budget)")
+            exc.rules = doubted  # type: ignore[attr-defined]  # not passed by this example (scorecards)
+            raise exc
+        raise Inconclusive(
+            f"CONNECT-09: after {waited}, a connection attempt or a disconnect may still be under way (raise the "
+            f"polling budget)")
+
+    def _read_every_page(self) -> None:
+        """One poll: DescribeCustomKeyStores, following NextMarker to the last page. A target may
+        page a listing it was given no Limit for (DESC-04: fewer entries than Limit are allowed), and
+        a poll that read only the first page would never see the later stores settle."""
+        params: tuple[tuple[str, Any], ...] = ()
+        for _ in range(MAX_PAGES):
+            reply = self._call(CallStep("DescribeCustomKeyStores", params))
+            body = reply.body or {}
+            if not reply.ok or not body.get("Truncated") or body.get("NextMarker") is None:
+                return
+            params = (("Marker", self.binding.model_value(body["NextMarker"])),)
+        raise self._failure(Mismatch(("DESC-04",), ("a last page",), "more pages", "",
+                                     f"DESC-04: a DescribeCustomKeyStores listing did not end after {MAX_PAGES} pages"))
 
     def _days_pass(self, step: DaysPassStep) -> None:
         before = self.worlds.worlds
@@ -306,9 +367,10 @@ class Session:
 
     def _value(self, value: Any) -> Any:
         if isinstance(value, Password):
-            found = self._passwords.get(value.alias)
+            slot = (value.alias, value.length)
+            found = self._passwords.get(slot)
             if found is None:
-                found = self._passwords[value.alias] = _password_value(value.alias)
+                found = self._passwords[slot] = _password_value(*slot)
             return found
         return value
 
@@ -322,9 +384,10 @@ class Session:
 
     def _check_no_secret(self, call: Call, reply: Reply) -> None:
         """DESC-05, KU-04: no reply ever contains a kmsuser password."""
-        if self._passwords and _contains(reply, self._passwords.values()):
-            raise self._failure(Mismatch(("DESC-05", "KU-04"), ("a reply without the password",), "a password", "",
-                                         f"DESC-05: {call!r}: the target's reply contains a kmsuser password"))
+        leak = find_leak(reply.message, reply.body, self._passwords.values()) if self._passwords else None
+        if leak:  # the description says where and how, never the password itself
+            raise self._failure(Mismatch(("KU-04", "DESC-05"), ("a reply without the password",), "a password", leak,
+                                         f"KU-04: {call!r}: the target's reply gives a kmsuser password away: {leak}"))
 
     def _probe_state(self, store: int) -> str | None:
         """The ConnectionState the target shows for a store now (a read to confirm a diagnosis;
@@ -367,11 +430,15 @@ class Session:
             self.path_rules.extend(r for r in rules if r not in self.path_rules)
 
 
-def _contains(reply: Reply, secrets_: Iterable[str]) -> bool:
-    """Whether a password appears anywhere in a reply (passwords are alphanumeric, so the text of
-    the body's repr holds them verbatim if any value does)."""
-    text = f"{reply.message}\n{reply.body!r}"
-    return any(s in text for s in secrets_)
+def _stuck_disconnecting(worlds: Iterable[World]) -> list[str]:
+    """The model IDs of the stores every world shows DISCONNECTING (in truth, or in a read that
+    lags behind, AMB-30: either way the reads never showed the disconnect end)."""
+    worlds = tuple(worlds)
+    common = None
+    for w in worlds:
+        here = {s.store_id for s in w.stores if "DISCONNECTING" in (s.state.value, s.lag[0].value if s.lag else None)}
+        common = here if common is None else common & here
+    return [ids.store_id(s) for s in sorted(common or ())]
 
 
 def _all_stores(worlds: Iterable[World]) -> set[int]:

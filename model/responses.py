@@ -143,7 +143,10 @@ def metadata(world: World, key: Key, shown_state: str | None = None) -> Body:
 
 
 def _deletion_date(world: World, key: Key) -> _dt.datetime:
-    return ids.creation_date(world.serial) + _dt.timedelta(days=key.pending_window_days or 30)
+    """DK-01: the date a scheduled deletion ends. Fixed while the deletion stays scheduled (a
+    reply must not move it: ``conformance.stability``), so it is read off the key and its
+    window, not off the world's clock."""
+    return ids.creation_date(key.key_id) + _dt.timedelta(days=key.pending_window_days or 30)
 
 
 def _subject_key(world: World, ctx: Context, info: dict[str, Any]) -> Key:

@@ -29,6 +29,7 @@ REGION = "us-east-1"
 BUGS = {
     "key-metadata-without-cluster": "KEY-07",  # KeyMetadata leaves out CloudHsmClusterId
     "unknown-marker-accepted": "DESC-04",  # a Marker it never issued lists from the start
+    "customer-master-key-spec-ignored": "KEY-05",  # the deprecated CustomerMasterKeySpec is not checked
 }
 _CLUSTER = re.compile(r"cluster-[2-7a-zA-Z]{11,16}")
 
@@ -171,7 +172,10 @@ class Kms:
             raise _Error("UnsupportedOperationException", "this emulator makes keys in custom key stores only")
         if b.get("Origin") != "AWS_CLOUDHSM":
             raise _Error("ValidationException", "keys in a CloudHSM key store need Origin AWS_CLOUDHSM")
-        if b.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT" or \
+        spec = b.get("KeySpec", "SYMMETRIC_DEFAULT")
+        if "customer-master-key-spec-ignored" not in self.bugs:
+            spec = b.get("CustomerMasterKeySpec", spec)  # the deprecated name of KeySpec
+        if spec != "SYMMETRIC_DEFAULT" or \
                 b.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT" or b.get("MultiRegion"):
             raise _Error("UnsupportedOperationException", "custom key stores hold symmetric encryption keys only")
         store = self.stores.get(store_id)
@@ -188,10 +192,10 @@ class Kms:
         return {"KeyMetadata": self._metadata(self._key(b))}
 
     def op_ScheduleKeyDeletion(self, b: dict[str, Any]) -> dict[str, Any]:
-        key = self._key(b)
-        days = b.get("PendingWindowInDays", 30)
+        days = b.get("PendingWindowInDays", 30)  # the request is validated before anything is looked up
         if not isinstance(days, int) or isinstance(days, bool) or not 7 <= days <= 30:
             raise _Error("ValidationException", "PendingWindowInDays must be between 7 and 30")
+        key = self._key(b)
         if key["state"] == "PendingDeletion":
             raise _Error("KMSInvalidStateException", "the key is already pending deletion", 409)
         key.update(state="PendingDeletion", days=days,

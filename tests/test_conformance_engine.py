@@ -25,7 +25,7 @@ def _session(target: str = "reference", **options) -> tuple[Session, str]:
 def test_reference_target_is_conformant(target):
     """No false alarms: the model behind the adapter, with fixed or random delays, random documented
     choices (AMB-02, AMB-05, ...), reads that lag (AMB-30) and a free-running clock, passes."""
-    result = check(load_target(target), CheckOptions(examples=120, steps=60, seed=11))
+    result = check(load_target(target), CheckOptions(examples=120, steps=60, seed=3))
     assert result.verdict == "conformant", [f.message for f in result.failures] + result.inconclusive[:1]
     assert result.failures == [] and result.inconclusive == []
     assert result.steps > 1000

@@ -96,6 +96,6 @@ def test_no_password_in_any_report_trace_or_output(known_passwords, tmp_path, ca
     assert code == 1
     texts = [out, err] + [p.read_text() for p in tmp_path.rglob("*") if p.is_file()]
     assert len(texts) == 6
-    assert session_module._PASSWORDS[0] == known_passwords  # the run did use the recognisable value
+    assert session_module._PASSWORDS[(0, None)] == known_passwords  # the run did use the recognisable value
     assert all(known_passwords not in t and SECRET not in t for t in texts)
     assert "password(" in out and "KeyStorePassword='<redacted>'" in out
