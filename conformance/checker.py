@@ -205,11 +205,11 @@ class PossibleWorlds:
         return matched
 
     def _remember(self, transitions: Iterable[Transition]) -> None:
-        added: dict[str, Transition] = {}
+        added: dict[tuple[str, Any], Transition] = {}
         for t in transitions:
             if len(added) >= HISTORY_PER_STEP:
                 break
-            added.setdefault(f"{t.outcome.label}/{getattr(t.outcome.action, 'subject', '')}", t)
+            added.setdefault((t.outcome.label, getattr(t.outcome.action, "subject", None)), t)
         self.history.extend(added.values())
         if len(self.history) > HISTORY:
             del self.history[:len(self.history) - HISTORY]

@@ -159,3 +159,21 @@ def test_the_path_is_context_and_reports_lead_with_the_broken_rule():
     assert "CEC-05" in failed and "TR-03" not in failed
     node = next(c for c in suite.iter("testcase") if c.get("name") == "CEC-05").find("failure")
     assert node.text.startswith("broken rule: CEC-05")
+
+
+class GarbledEntries(ReferenceTarget):
+    """Describe answers entries that are not structures at all."""
+
+    def call(self, operation, params):
+        reply = super().call(operation, params)
+        if operation == "DescribeCustomKeyStores" and reply.ok:
+            return Reply(200, None, "", {"CustomKeyStores": ["not-an-entry"], "Truncated": False})
+        return reply
+
+
+def test_a_garbled_reply_is_still_a_diagnosed_failure_not_a_crash():
+    s, _ = _session(GarbledEntries(0))
+    with pytest.raises(Nonconformance) as caught:
+        s.call("DescribeCustomKeyStores")
+    failure = caught.value.failure
+    assert failure.rules[0].startswith("DESC-") and "CustomKeyStores[0]" in failure.detail
