@@ -309,9 +309,16 @@ def _diagnose_call(call: Call, reply: Reply, candidates: Sequence[tuple[World | 
         if taken is not None and other_kind:
             guarded = _guard_rules(taken, world, call)
             if guarded:
-                return _blame(guarded, expected_rules, context, label, outcome.label,
+                return _blame(guarded, (), context, label, outcome.label,
                               f"the target answered as row {taken.name if isinstance(taken, Branch) else taken.error!r} "
                               f"does, whose guard is false here")
+        if other_kind and world is not None:
+            undone = _undone_effect(history, len(history), world,
+                                    lambda w: any(_explains(o, reply, binding) for o in _try(w, call)))
+            if undone is not None:
+                cause, name, rules = undone
+                return _blame(rules, (), context, label, cause.outcome.label,
+                              f"the target answered as if {cause.outcome.label} had not done {name}")
         if taken is not None and not other_kind and isinstance(taken, Check):
             own = [r for r in expected_rules if r not in taken.rules] or expected_rules
             return _blame(own, (), context, label, outcome.label,
@@ -534,14 +541,13 @@ def _undone_effect(history: Sequence[Transition], upto: int, world: World,
     """An effect of one of the first ``upto`` transitions without which ``holds`` would be true
     of ``world`` (what the target did would then be the model's answer: kmsuser's password never
     rotated, CONNECT-11): the transition, the effect, and the rules the effect cites that its row
-    cites too. Internal transitions are questioned first, latest first: a call's effects are the
-    ones its caller asked for, an internal transition's nobody saw."""
+    cites too. Only internal transitions are questioned, latest first: a call's effects are the
+    ones its caller asked for (and saw acknowledged), an internal transition's nobody saw."""
     from ckspec.model.effects import EFFECTS
 
-    earlier = list(reversed(history[:upto]))
-    ordered = [t for t in earlier if not isinstance(t.outcome.action, Call)] + \
-        [t for t in earlier if isinstance(t.outcome.action, Call)]
-    for cause in ordered:
+    for cause in reversed(history[:upto]):
+        if not isinstance(cause.outcome.action, Internal):
+            continue
         row = _row(cause.outcome)
         if not isinstance(row, Branch) or not isinstance(cause.outcome.action, (Call, Internal)):
             continue
@@ -713,7 +719,7 @@ def _member_rules(member: MemberDifference, call: Call, cited: Sequence[str], re
     return [r for r in dict.fromkeys(found) if r in cited]
 
 
-def _try(world: World, event: Environment) -> tuple[Outcome, ...]:
+def _try(world: World, event: Environment | Call) -> tuple[Outcome, ...]:
     try:
         return outcomes(world, event, PERMISSIVE)
     except Exception:  # noqa: BLE001 - an event that cannot apply to this world at all
