@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,19 +49,23 @@ def extract(revision: str, into: Path) -> Path:
     return into / "path"
 
 
-def ckspec(path: Path | None, *args: str) -> tuple[float, subprocess.CompletedProcess]:
+def ckspec(path: Path | None, *args: str) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run ckspec: (wall-clock seconds, CPU seconds of the process, the process)."""
     env = dict(os.environ)
     if path is not None:
         env["PYTHONPATH"] = str(path)
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "ckspec.main", *args], env=env, capture_output=True, text=True,
                           cwd=tempfile.gettempdir())
-    return time.perf_counter() - started, done
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime), done
 
 
 def named_first(path: Path | None, seed: int) -> tuple[int, int, int, list[str]]:
     """(named first, caught, total, misnamed 'RULE->BLAMED') of ``ckspec mutants`` on one seed."""
-    _, done = ckspec(path, "mutants", "--json", "--seed", str(seed))
+    _, _, done = ckspec(path, "mutants", "--json", "--seed", str(seed))
     matrix = json.loads(done.stdout)
     good, wrong = 0, []
     for row in matrix["mutants"]:
@@ -92,17 +97,21 @@ def main() -> None:
                 print(f"  seed {seed}  {name:<22} named first {good}/{total}, caught {caught}/{total}"
                       + (f"; misnamed: {', '.join(wrong)}" if wrong else ""))
         times: dict[str, list[float]] = {name: [] for name in versions}
+        cpu: dict[str, list[float]] = {name: [] for name in versions}
         for _ in range(args.repeat):
             for name, path in versions.items():
-                seconds, done = ckspec(path, "check", "--target", "reference", "--seed", "1", "--no-save")
+                wall, used, done = ckspec(path, "check", "--target", "reference", "--seed", "1", "--no-save")
                 assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-                times[name].append(seconds)
-        print(f"ckspec check --target reference --seed 1 --no-save, wall clock, {args.repeat} runs alternating:")
-        base = statistics.median(times[next(iter(versions))])
-        for name, values in times.items():
-            median = statistics.median(values)
-            print(f"  {name:<22} median {median:6.2f} s  (min {min(values):.2f}, max {max(values):.2f})  "
-                  f"ratio {median / base:.2f}")
+                times[name].append(wall)
+                cpu[name].append(used)
+        print(f"ckspec check --target reference --seed 1 --no-save, {args.repeat} runs alternating:")
+        first = next(iter(versions))
+        for label, found in (("wall clock", times), ("CPU time", cpu)):
+            base = statistics.median(found[first])
+            for name, values in found.items():
+                median = statistics.median(values)
+                print(f"  {label:<10} {name:<22} median {median:6.2f} s  (min {min(values):.2f}, "
+                      f"max {max(values):.2f})  ratio {median / base:.2f}")
 
 
 if __name__ == "__main__":

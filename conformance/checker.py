@@ -15,6 +15,7 @@ end only when days pass.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Iterable
 
 import attrs
@@ -196,6 +197,8 @@ class PossibleWorlds:
             matched.outcomes.append(outcome)
             matched.before.append(world)
         if not keep:
+            if probe is not None:  # read each store at most once per diagnosis
+                probe = functools.lru_cache(maxsize=None)(probe)
             raise Nonconformance(_call_mismatch(call, reply, explained.reasons, self.recent,
                                                 candidates=explained.rejected, binding=binding,
                                                 history=self.history, ahead=self._ahead(call), probe=probe))
@@ -205,11 +208,11 @@ class PossibleWorlds:
         return matched
 
     def _remember(self, transitions: Iterable[Transition]) -> None:
-        added: dict[str, Transition] = {}
+        added: dict[tuple[str, Any], Transition] = {}
         for t in transitions:
             if len(added) >= HISTORY_PER_STEP:
                 break
-            added.setdefault(f"{t.outcome.label}/{getattr(t.outcome.action, 'subject', '')}", t)
+            added.setdefault((t.outcome.label, getattr(t.outcome.action, "subject", None)), t)
         self.history.extend(added.values())
         if len(self.history) > HISTORY:
             del self.history[:len(self.history) - HISTORY]

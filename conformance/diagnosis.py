@@ -260,6 +260,23 @@ class Transition:
 def diagnose_call(call: Call, reply: Reply, candidates: Sequence[tuple[World | None, Outcome]], binding: Binding,
                   *, history: Sequence[Transition] = (), ahead: Sequence[tuple[World, Outcome, tuple[Transition, ...]]] = (),
                   recent: Iterable[Outcome] = (), probe: Callable[[int], str | None] | None = None) -> Diagnosis:
+    """:func:`_diagnose_call`; a reply too malformed to take apart (members of unexpected types)
+    is blamed on the first candidate's row, and the diagnosis says why."""
+    try:
+        return _diagnose_call(call, reply, candidates, binding, history=history, ahead=ahead, recent=recent,
+                              probe=probe)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        rules = list(candidates[0][1].rules) if candidates else ["ERR-01"]
+        context = list(dict.fromkeys(r for o in recent for r in o.rules))
+        return _blame(rules, (), context, candidates[0][1].response.summary() if candidates else "a reply",
+                      candidates[0][1].label if candidates else "",
+                      f"the reply could not be taken apart member by member ({type(exc).__name__})")
+
+
+def _diagnose_call(call: Call, reply: Reply, candidates: Sequence[tuple[World | None, Outcome]], binding: Binding,
+                   *, history: Sequence[Transition] = (),
+                   ahead: Sequence[tuple[World, Outcome, tuple[Transition, ...]]] = (),
+                   recent: Iterable[Outcome] = (), probe: Callable[[int], str | None] | None = None) -> Diagnosis:
     """Why no candidate ``(world, outcome)`` explains ``reply`` to ``call``.
 
     ``history`` is the model's recent transitions (latest last), ``ahead`` the outcomes of the
@@ -292,9 +309,16 @@ def diagnose_call(call: Call, reply: Reply, candidates: Sequence[tuple[World | N
         if taken is not None and other_kind:
             guarded = _guard_rules(taken, world, call)
             if guarded:
-                return _blame(guarded, expected_rules, context, label, outcome.label,
+                return _blame(guarded, (), context, label, outcome.label,
                               f"the target answered as row {taken.name if isinstance(taken, Branch) else taken.error!r} "
                               f"does, whose guard is false here")
+        if other_kind and world is not None:
+            undone = _undone_effect(history, len(history), world,
+                                    lambda w: any(_explains(o, reply, binding) for o in _try(w, call)))
+            if undone is not None:
+                cause, name, rules = undone
+                return _blame(rules, (), context, label, cause.outcome.label,
+                              f"the target answered as if {cause.outcome.label} had not done {name}")
         if taken is not None and not other_kind and isinstance(taken, Check):
             own = [r for r in expected_rules if r not in taken.rules] or expected_rules
             return _blame(own, (), context, label, outcome.label,
@@ -306,9 +330,9 @@ def diagnose_call(call: Call, reply: Reply, candidates: Sequence[tuple[World | N
     if store_member is not None:
         found = _store_transition(store_member, outcome, reply, history, context)
         if found is not None:
-            governing = [r for r in _member_rules(store_member, call, expected_rules) if not r.startswith("AMB-")]
             return attrs.evolve(found, expected=label, member=store_member,
-                                contradicted=tuple(dict.fromkeys((*found.contradicted, *governing[:1]))))
+                                contradicted=tuple(dict.fromkeys((*found.contradicted,
+                                                                  *_inconsistent_entries(reply, expected_rules)))))
         if store_member.path.endswith(".ConnectionState") and store_member.observed:
             into = _rows_into(store_member.observed.strip("'"))
             if into:
@@ -358,7 +382,8 @@ def _blame(rules: Sequence[str], also: Iterable[str], context: Sequence[str], ex
     rules = [r for r in rules if not r.startswith("AMB-")] or list(rules) or ["ERR-01"]
     broken = rules[0]
     contradicted = tuple(dict.fromkeys((broken, *(r for r in also if not r.startswith("AMB-")))))
-    return Diagnosis(broken, contradicted, tuple(r for r in context if r != broken), expected, row, reason, member)
+    return Diagnosis(broken, contradicted, tuple(dict.fromkeys(r for r in context if r not in contradicted)), expected,
+                     row, reason, member)
 
 
 def _explains(outcome: Outcome, reply: Reply, binding: Binding) -> bool:
@@ -493,19 +518,36 @@ def _guard_rules(row: Check | Branch, world: World, action: Call | Internal) -> 
     return [r for r in row.rules if r in cited]
 
 
+def _too_early(taken: Branch, store_id: int | None, step: Transition,
+               history: Sequence[Transition]) -> Transition | None:
+    """The call that started the work ``step`` ended, if ``taken``'s guard (false when the model
+    ended it) held right after that call: the target ended the work then, too early."""
+    for start in reversed(history[:_index(history, step)]):
+        if not isinstance(start.outcome.action, Call):
+            continue
+        was, now = _state(start.before, store_id), _state(start.outcome.world, store_id)
+        if now is None or was == now or now[0] not in taken.states:
+            continue
+        try:
+            held = taken.when.holds(subject_context(start.outcome.world, step.outcome.action))
+        except Exception:  # noqa: BLE001 - the event has no subject in that world
+            return None
+        return start if held else None
+    return None
+
+
 def _undone_effect(history: Sequence[Transition], upto: int, world: World,
                    holds: Callable[[World], bool]) -> tuple[Transition, str, list[str]] | None:
     """An effect of one of the first ``upto`` transitions without which ``holds`` would be true
     of ``world`` (what the target did would then be the model's answer: kmsuser's password never
     rotated, CONNECT-11): the transition, the effect, and the rules the effect cites that its row
-    cites too. Internal transitions are questioned first, latest first: a call's effects are the
-    ones its caller asked for, an internal transition's nobody saw."""
+    cites too. Only internal transitions are questioned, latest first: a call's effects are the
+    ones its caller asked for (and saw acknowledged), an internal transition's nobody saw."""
     from ckspec.model.effects import EFFECTS
 
-    earlier = list(reversed(history[:upto]))
-    ordered = [t for t in earlier if not isinstance(t.outcome.action, Call)] + \
-        [t for t in earlier if isinstance(t.outcome.action, Call)]
-    for cause in ordered:
+    for cause in reversed(history[:upto]):
+        if not isinstance(cause.outcome.action, Internal):
+            continue
         row = _row(cause.outcome)
         if not isinstance(row, Branch) or not isinstance(cause.outcome.action, (Call, Internal)):
             continue
@@ -593,6 +635,11 @@ def _store_transition(member: MemberDifference, outcome: Outcome, reply: Reply, 
                 own = [r for r in row.rules if r not in taken.rules] or list(row.rules)
                 return _blame(own, (), [*row.rules, *context], "", step.outcome.label,
                               f"the target took row {taken.name!r} where the model takes {row.name!r}")
+            early = _too_early(taken, store_id, step, history)
+            if early is not None:
+                return _blame(early.outcome.rules, (), [*row.rules, *context], "", early.outcome.label,
+                              f"the target took row {taken.name!r}, which only held right after "
+                              f"{early.outcome.label}: it completed the work before the model lets it")
             guarded = _guard_rules(taken, step.before, step.outcome.action)
             if guarded:
                 undone = _undone_effect(history, _index(history, step), step.before,
@@ -615,6 +662,15 @@ def _store_transition(member: MemberDifference, outcome: Outcome, reply: Reply, 
                 return _blame(step.outcome.rules, (), context, "", step.outcome.label,
                               f"{field} kept the value it had before {step.outcome.label}")
     return None
+
+
+def _inconsistent_entries(reply: Reply, cited: Sequence[str]) -> tuple[str, ...]:
+    """CS-07, when the reply contradicts it on its own: an entry with a ConnectionErrorCode
+    outside FAILED, or a FAILED entry without one."""
+    for entry in (reply.body or {}).get("CustomKeyStores") or ():
+        if isinstance(entry, dict) and (entry.get("ConnectionState") == "FAILED") != ("ConnectionErrorCode" in entry):
+            return ("CS-07",) if "CS-07" in cited else ()
+    return ()
 
 
 def _rows_into(state: str) -> list[Branch]:
@@ -663,7 +719,7 @@ def _member_rules(member: MemberDifference, call: Call, cited: Sequence[str], re
     return [r for r in dict.fromkeys(found) if r in cited]
 
 
-def _try(world: World, event: Environment) -> tuple[Outcome, ...]:
+def _try(world: World, event: Environment | Call) -> tuple[Outcome, ...]:
     try:
         return outcomes(world, event, PERMISSIVE)
     except Exception:  # noqa: BLE001 - an event that cannot apply to this world at all

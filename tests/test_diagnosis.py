@@ -159,3 +159,44 @@ def test_the_path_is_context_and_reports_lead_with_the_broken_rule():
     assert "CEC-05" in failed and "TR-03" not in failed
     node = next(c for c in suite.iter("testcase") if c.get("name") == "CEC-05").find("failure")
     assert node.text.startswith("broken rule: CEC-05")
+
+
+class GarbledEntries(ReferenceTarget):
+    """Describe answers entries that are not structures at all."""
+
+    def call(self, operation, params):
+        reply = super().call(operation, params)
+        if operation == "DescribeCustomKeyStores" and reply.ok:
+            return Reply(200, None, "", {"CustomKeyStores": ["not-an-entry"], "Truncated": False})
+        return reply
+
+
+def test_a_garbled_reply_is_still_a_diagnosed_failure_not_a_crash():
+    s, _ = _session(GarbledEntries(0))
+    with pytest.raises(Nonconformance) as caught:
+        s.call("DescribeCustomKeyStores")
+    failure = caught.value.failure
+    assert failure.rules[0].startswith("DESC-") and "CustomKeyStores[0]" in failure.detail
+
+
+def test_an_effect_nobody_saw_is_blamed_when_its_absence_explains_the_answer():
+    """CONNECT-11 broken (kmsuser's password never rotated): after a connect and a disconnect, an
+    idempotent Create retry (CREATE-10) with the original password succeeds where the model, whose connect rotated the store's
+    password, says the name is in use. The answer is the model's in a world where the rotation
+    never happened: CONNECT-11 is blamed, not the CREATE-03 row the answer contradicts."""
+    s = Session.open("mutant:CONNECT-11")
+    s.setup()
+    cluster = s.world.clusters[0]
+    request = dict(CustomKeyStoreName="store-a", CloudHsmClusterId=ids.cluster_id(cluster.cluster_id),
+                   TrustAnchorCertificate=cluster.trust_anchor, KeyStorePassword=password(0))
+    s.call("CreateCustomKeyStore", **request)
+    store = ids.store_id(s.world.stores[0].store_id)
+    s.call("ConnectCustomKeyStore", CustomKeyStoreId=store)
+    s.settle()
+    s.call("DisconnectCustomKeyStore", CustomKeyStoreId=store)
+    s.settle()
+    with pytest.raises(Nonconformance) as caught:
+        s.call("CreateCustomKeyStore", **request)
+    failure = caught.value.failure
+    assert failure.rules[0] == "CONNECT-11", failure.message
+    assert "rotate_kmsuser_password" in failure.message
