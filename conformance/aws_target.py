@@ -38,6 +38,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from .adapter import SETUP_CONTROLS, Capabilities, EnvironmentReply, Reply, TargetUnreachable
 from .isolation import Isolation, NamePrefix, next_prefix
 from .ledger import DEFAULT_LEDGER, Entry, Ledger
@@ -112,6 +114,13 @@ class AwsTarget(BotoTarget):
             entry = Entry("store", body["CustomKeyStoreId"], self.region, sent.get("CustomKeyStoreName", ""))
         elif operation == "CreateKey" and body.get("KeyMetadata", {}).get("KeyId"):
             entry = Entry("key", body["KeyMetadata"]["KeyId"], self.region)
+        elif operation == "UpdateCustomKeyStore" and sent.get("NewCustomKeyStoreName"):
+            # a renamed store keeps its ledger entry, under its new name
+            for i, old in enumerate(self._mine):
+                if old.kind == "store" and old.id == sent.get("CustomKeyStoreId"):
+                    self._mine[i] = attrs.evolve(old, name=sent["NewCustomKeyStoreName"])
+                    self.ledger.add(self._mine[i])
+            return
         else:
             return
         self.ledger.add(entry)

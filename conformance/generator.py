@@ -386,7 +386,8 @@ def trouble(data, world, memory, session) -> tuple[Step, ...]:
     cluster loses its HSMs, then GenerateRandom and Encrypt there (AMB-33, CRYPTO-02, TR-08); a
     key whose backing key is deleted, then DescribeKey and Encrypt (AMB-13, KS-10); a network
     fault under a CONNECTED store, then Encrypt (CRYPTO-03, AMB-21); a connection attempt whose
-    cluster loses its HSMs before it ends (CEC-02, AMB-09, AMB-10). Only those whose
+    cluster loses its HSMs before it ends (CEC-02, AMB-09, AMB-10); a store moved to a cluster
+    restored from a backup of its own (CL-05, UPDATE-07, CEC-11). Only those whose
     environment controls and operations the target takes are drawn."""
     connected = [s for s in world.stores if s.state.value == "CONNECTED"]
     idle = [s for s in world.stores if s.state.value == "DISCONNECTED"]
@@ -400,9 +401,21 @@ def trouble(data, world, memory, session) -> tuple[Step, ...]:
         options.append("network fault")
     if idle and _controls(session, "delete_hsm") and _usable(session, "ConnectCustomKeyStore"):
         options.append("connect without hsms")
+    if world.stores and _controls(session, "backup_cluster", "restore_backup", "create_hsm", "activate_cluster") \
+            and _usable(session, "UpdateCustomKeyStore"):
+        options.append("restored cluster")
     if not options:
         return (WaitStep(1.0),)
     how = pick(data, options)
+    if how == "restored cluster":  # CL-05, UPDATE-07, CEC-11: move a store to its cluster's restored copy
+        store = pick(data, world.stores)
+        cid = ids.cluster_id(store.cluster_id)
+        backup, copy = ids.backup_id(world.serial + 1), ids.cluster_id(world.serial + 2)
+        return (EnvironmentStep("backup_cluster", (cid,)), EnvironmentStep("restore_backup", (backup,)),
+                EnvironmentStep("create_hsm", (copy, AVAILABILITY_ZONES[0])),
+                EnvironmentStep("create_hsm", (copy, AVAILABILITY_ZONES[1])),
+                EnvironmentStep("activate_cluster", (copy,)),
+                call("UpdateCustomKeyStore", CustomKeyStoreId=ids.store_id(store.store_id), CloudHsmClusterId=copy))
     if how == "network fault":
         key = pick(data, [k for k in world.keys if k.store_id in {s.store_id for s in connected}] or world.keys)
         return (EnvironmentStep("network_fault_begins"), call("Encrypt", KeyId=ids.key_id(key.key_id), Plaintext=PLAINTEXT),
@@ -456,8 +469,8 @@ def _arguments(event: str, world: World) -> list[tuple[Any, ...]]:
         return [(cid(c.cluster_id), z) for c in clusters for z in AVAILABILITY_ZONES[:2]]
     if event == "delete_hsm":
         return [(cid(c.cluster_id), ids.hsm_id(h.hsm_id)) for c in clusters for h in c.hsms]
-    if event == "restore_backup":
-        return [(ids.backup_id(b.backup_id),) for b in world.backups] if len(clusters) < 5 else []
+    if event == "restore_backup":  # a quota fill (fill_quota) may have built up to eight more clusters
+        return [(ids.backup_id(b.backup_id),) for b in world.backups] if len(clusters) < 13 else []
     if event in ("create_kmsuser", "change_kmsuser_password"):
         return [(cid(c.cluster_id), Password(p)) for c in clusters for p in (0, 1, 2)]
     if event == "delete_key_material":
@@ -567,7 +580,8 @@ RULES: tuple[Rule, ...] = (
     Rule("settle", settle, _ops("DescribeCustomKeyStores"), weight=12, needs="async"),
     Rule("days_pass", days_pass, time_travel=True, needs="deletion"),
     Rule("random_bytes", random_bytes, _ops("GenerateRandom")),
-    Rule("trouble", trouble, events=frozenset({"delete_hsm", "delete_key_material", "network_fault_begins"}),
+    Rule("trouble", trouble, events=frozenset({"delete_hsm", "delete_key_material", "network_fault_begins",
+                                               "restore_backup"}),
          needs="store"),
 )
 

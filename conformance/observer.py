@@ -175,6 +175,12 @@ class Observer:
             self._maybe_happened(call, op)
             self.skipped += 1
             return
+        if call.error is not None and call.error.code in ("ValidationException", "ValidationError") \
+                and isinstance(call.request.get("KeyStorePassword"), Mapping):
+            # KU-04: a trace never holds a password, nor its length (7 to 32): whether the password
+            # is what failed validation cannot be seen, and a validation error has no effect
+            self.skipped += 1
+            return
         reply = self._reply(call)
         check_invariants(call, reply)
         self._time_passes(call)
