@@ -88,6 +88,9 @@ class Capabilities:
     #: the custom key store quota an example starts with (CREATE-09, Q-01): 10, less the stores
     #: a shared account already holds that the example cannot see (prefix isolation)
     quota: int = 10
+    #: the longest valid CustomKeyStoreName the target can be sent as drawn: 256, less the
+    #: example's name prefix under prefix isolation (a longer one cannot be tried)
+    name_room: int = 256
 
     @property
     def generated_environment(self) -> frozenset[str]:

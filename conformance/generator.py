@@ -28,6 +28,8 @@ from .steps import (DaysPassStep, EnvironmentStep, PaginateStep, Password, Settl
 NAMES = ("store-a", "store-b", "store-c")
 #: case variants of NAMES and both sides of botocore's name length bounds (see :mod:`.boundaries`)
 UNUSUAL_NAMES = store_names(NAMES)
+#: the longest CustomKeyStoreName botocore's shape allows
+MAX_NAME = max(length_boundaries("CreateCustomKeyStore", "CustomKeyStoreName")) - 1
 #: both sides of every boundary (botocore's and the catalog's), see :mod:`.boundaries`
 WINDOWS = integer_boundaries("ScheduleKeyDeletion", "PendingWindowInDays")
 VALID_WINDOWS = tuple(v for v in WINDOWS if within("ScheduleKeyDeletion", "PendingWindowInDays", v))
@@ -103,10 +105,14 @@ def _cluster(data: Any, world: World) -> str:
     return ids.cluster_id(pick(data, [c.cluster_id for c in world.clusters] or [0xFFFF]))
 
 
-def _name(data: Any) -> str:
+def _name(data: Any, session: Any) -> str:
     """Mostly the three usual names (so they collide: CREATE-03, UPDATE-06), one time in eight a
-    case variant or a length on either side of botocore's bounds."""
-    return pick(data, NAMES) if data.below(8) else pick(data, UNUSUAL_NAMES)
+    case variant or a length on either side of botocore's bounds; never a valid name longer than
+    the target can be sent (prefix isolation takes room from it: the name would be cut off)."""
+    if data.below(8):
+        return pick(data, NAMES)
+    room = getattr(session.capabilities, "name_room", MAX_NAME)
+    return pick(data, [n for n in UNUSUAL_NAMES if len(n) <= room or len(n) > MAX_NAME])
 
 
 def _password(data: Any, aliases: tuple[int, ...]) -> Password:
@@ -126,7 +132,7 @@ def create_store(data, world, memory, session) -> Step:
     anchor = cluster.trust_anchor or ids.trust_anchor(cluster.lineage)
     if data.below(8) == 0:  # CREATE-07: another lineage's certificate
         anchor = pick(data, [c.trust_anchor for c in ready if c.trust_anchor] or [anchor])
-    return call("CreateCustomKeyStore", CustomKeyStoreName=_name(data),
+    return call("CreateCustomKeyStore", CustomKeyStoreName=_name(data, session),
                 CloudHsmClusterId=ids.cluster_id(cluster.cluster_id), TrustAnchorCertificate=anchor,
                 KeyStorePassword=_password(data, (0, 0, 1)))
 
@@ -229,7 +235,7 @@ def delete_store(data, world, memory, session) -> Step:
 
 def update_name(data, world, memory, session) -> Step:
     return call("UpdateCustomKeyStore", CustomKeyStoreId=_store(data, world, memory),
-                NewCustomKeyStoreName=_name(data))
+                NewCustomKeyStoreName=_name(data, session))
 
 
 def update_password(data, world, memory, session) -> Step:
@@ -240,8 +246,8 @@ def update_password(data, world, memory, session) -> Step:
 def update_combined(data, world, memory, session) -> Step:
     """An Update that sets two or three fields at once (UPDATE-01, UPDATE-03, AMB-15: nothing
     changes if any part is refused)."""
-    fields = {"NewCustomKeyStoreName": lambda: _name(data), "KeyStorePassword": lambda: _password(data, (0, 1, 2)),
-              "CloudHsmClusterId": lambda: _cluster(data, world)}
+    fields = {"NewCustomKeyStoreName": lambda: _name(data, session),
+              "KeyStorePassword": lambda: _password(data, (0, 1, 2)), "CloudHsmClusterId": lambda: _cluster(data, world)}
     chosen = pick(data, (("NewCustomKeyStoreName", "KeyStorePassword"), ("NewCustomKeyStoreName", "CloudHsmClusterId"),
                          ("KeyStorePassword", "CloudHsmClusterId"), tuple(fields)))
     return call("UpdateCustomKeyStore", CustomKeyStoreId=_store(data, world, memory),
@@ -261,7 +267,7 @@ def describe(data, world, memory, session) -> Step:
         return call("DescribeCustomKeyStores", CustomKeyStoreId=_store(data, world, memory))
     if how == 3:  # DESC-04, AMB-18: Limit on either side of 1 and 1000
         return call("DescribeCustomKeyStores", Limit=pick(data, LIMITS))
-    return call("DescribeCustomKeyStores", CustomKeyStoreName=_name(data))
+    return call("DescribeCustomKeyStores", CustomKeyStoreName=_name(data, session))
 
 
 def paginate(data, world, memory, session) -> Step:
@@ -340,7 +346,7 @@ def probe(data, world, memory, session) -> Step:
     how = kinds[data.below(len(kinds))] if kinds else 0
     store, key = _store(data, world, memory), _key(data, world, memory)
     if how == 0:
-        return call("DescribeCustomKeyStores", CustomKeyStoreId=store, CustomKeyStoreName=_name(data))
+        return call("DescribeCustomKeyStores", CustomKeyStoreId=store, CustomKeyStoreName=_name(data, session))
     if how == 1:
         return call("DescribeCustomKeyStores", Marker="not-a-marker-we-issued")
     if how == 2:
@@ -357,10 +363,10 @@ def probe(data, world, memory, session) -> Step:
         return call(pick(data, usable or _PROBE_OPERATIONS[6]), KeyId=key, KeySpec="AES_256")
     cluster = pick(data, [c for c in world.clusters if c.trust_anchor] or list(world.clusters))
     if data.boolean():  # CREATE-01, AMB-18: no password
-        return call("CreateCustomKeyStore", CustomKeyStoreName=_name(data),
+        return call("CreateCustomKeyStore", CustomKeyStoreName=_name(data, session),
                     CloudHsmClusterId=ids.cluster_id(cluster.cluster_id),
                     TrustAnchorCertificate=cluster.trust_anchor or ids.trust_anchor(cluster.lineage))
-    return call("CreateCustomKeyStore", CustomKeyStoreName=_name(data),
+    return call("CreateCustomKeyStore", CustomKeyStoreName=_name(data, session),
                 CloudHsmClusterId=ids.cluster_id(0x7FFF),
                 TrustAnchorCertificate=cluster.trust_anchor or ids.trust_anchor(cluster.lineage),
                 KeyStorePassword=Password(0))

@@ -56,7 +56,7 @@ from .adapter import (
 from .checker import Inconclusive
 from .control import PREFIX, ControlClient, ControlInfo
 from .credentials import placeholder_anchor, sign_cluster_csr
-from .isolation import QUOTA, Isolation, NamePrefix, foreign_stores, next_prefix, post_reset, remove
+from .isolation import MAX_NAME_LENGTH, QUOTA, Isolation, NamePrefix, foreign_stores, next_prefix, post_reset, remove
 from .session import setup_steps
 
 #: Environment controls the CloudHSM v2 API performs.
@@ -119,7 +119,8 @@ class BotoTarget(Target):
             operations=frozenset(CALLS), environment=frozenset(self._by_event) | SETUP_CONTROLS,
             controlled_clock=self.info is not None and self.info.clock == "manual",
             time_travel=self.info is not None and self.info.time_travel, setup_only=self._fakes(),
-            quota=QUOTA - min(QUOTA, self._foreign_at_start))
+            quota=QUOTA - min(QUOTA, self._foreign_at_start),
+            name_room=MAX_NAME_LENGTH - (len(self.names.prefix) if self.names is not None else 0))
 
     def _isolate(self, reset: bool, reset_url: str | None, timeout: float) -> Isolation:
         """Reset the target for this example if it can be reset; else isolate by name prefix."""

@@ -47,7 +47,6 @@ def test_answers_only_faked_set_up_explains_are_counted_apart(tmp_path):
     assert all("faked" in entry["reason"] for entry in report["faked_setup"])
 
 
-@pytest.mark.xfail(strict=True, reason="the settle poll reads only the first page (issue 10 §4)")
 def test_an_emulator_that_pages_one_store_at_a_time_is_conformant(tmp_path):
     """DESC-04 allows pages shorter than Limit."""
     code, report = check(tmp_path, Kms(bugs=frozenset(), page_size=1), "--reset-url", "{url}/_reset")
