@@ -65,10 +65,11 @@ def run_proofs(args: argparse.Namespace, only=None, operations=None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ckspec.model.proof import MUTATION, MUTATIONS, PROPERTY, mutated
+    from ckspec.model.proof import MUTATION, PROPERTY, mutated
 
     if args.list_mutations:
-        table("mutations", ["name", "breaks", "what it does"], [[m.name, m.breaks, m.doc] for m in MUTATIONS])
+        table("mutations (the table edits of the seeded-bug catalogue; the same names as --target mutant:NAME)",
+              ["name", "breaks", "what it does"], [[m.name, m.breaks or "-", m.doc] for m in MUTATION.values()])
         return 0
     only = None
     if args.property:
@@ -79,7 +80,13 @@ def run(args: argparse.Namespace) -> int:
     operations = None
     if args.mutation:
         if args.mutation not in MUTATION:
-            raise CliError(f"unknown mutation {args.mutation!r}; known: {', '.join(MUTATION)}")
+            from ckspec.conformance.mutants import MUTANTS
+
+            if args.mutation in MUTANTS:
+                raise CliError(f"{args.mutation} is a response or scheduler wrapper, not a table edit: the proofs "
+                               f"cannot see it (ckspec check --target mutant:{args.mutation} can)")
+            raise CliError(f"unknown mutation {args.mutation!r}; 'ckspec prove --list-mutations' shows the "
+                           f"{len(MUTATION)} names")
         operations = mutated(args.mutation)
     report, written = run_proofs(args, only, operations)
     if args.json:

@@ -127,17 +127,18 @@ def possible(world: World, action: Any) -> tuple[Outcome, ...]:
 
 
 def memoised_outcomes(cache: dict[Any, tuple[Outcome, ...]], world: World, action: Any,
-                      profile: Any) -> tuple[Outcome, ...]:
-    """``outcomes(world, action, profile)`` through ``cache`` (cleared when it grows past 200,000)."""
+                      profile: Any, table: Any = None) -> tuple[Outcome, ...]:
+    """``outcomes(world, action, profile, table=table)`` through ``cache`` (one cache per table;
+    cleared when it grows past 200,000)."""
     key = (world_key(world), action)
     try:
         found = cache.get(key)
     except TypeError:  # a request with list or map members (Tags, EncryptionContext) is not hashable
-        return outcomes(world, action, profile)
+        return outcomes(world, action, profile, table=table)
     if found is None:
         if len(cache) > 200_000:
             cache.clear()
-        found = cache[key] = outcomes(world, action, profile)
+        found = cache[key] = outcomes(world, action, profile, table=table)
     return found
 
 

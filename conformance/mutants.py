@@ -1,14 +1,23 @@
-"""Seeded-bug targets: the reference target with one realistic bug each.
+"""Seeded-bug targets: the reference target with one realistic bug each, and conformant variants.
 
-Each is named after the rule it breaks (``CONNECT-03-connect-accepted-on-failed``) and must be
-caught by the default run of ``ckspec check``; ``ckspec mutants`` runs them all and prints
-the kill matrix. Several are bugs real emulators have (``../shared/guides/targets.md``):
-a Connect that completes at once, Delete while CONNECTED answered with the wrong exception,
-Update with no state check.
+One catalogue. Most seeded bugs are edits of the transition table
+(:mod:`ckspec.model.mutations`): the reference target runs the edited table, and the proofs
+prove it (``ckspec prove --mutation NAME``). The few a table edit cannot express are response
+or scheduler wrappers here: a Describe that leaves out a field, a Connect that completes
+before it returns, an error answered for the wrong reason. Each is named after the rule it
+breaks (``CONNECT-03-connect-accepted-on-failed``) and must be caught by the default run of
+``ckspec check``, with that rule named first; ``ckspec mutants`` runs them all and prints the
+kill matrix. Several are bugs real emulators have: a Connect that completes at once, Delete
+while CONNECTED answered with the wrong exception, Update with no state check.
+
+:data:`VARIANTS` are the other side: documented alternatives (random documented choices,
+random delays, no read lag, shorter pages, the model's own identifiers, a real clock) that
+must never be flagged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -17,8 +26,9 @@ from ckspec.model import Call, Internal, Response, World
 from ckspec.model import identifiers as ids
 from ckspec.model.aws_service import ConnectionState as S
 from ckspec.model.facts import MARKER_PREFIX, parse_marker
+from ckspec.model.mutations import TABLE_EDITS, TableEdit
 
-from .reference import ReferenceTarget, chosen
+from .reference import ReferenceTarget
 
 MUTANTS: dict[str, type["Mutant"]] = {}
 
@@ -28,6 +38,10 @@ class Mutant(ReferenceTarget):
 
     rule: str = ""
     summary: str = ""
+    #: the catalog group the bug belongs to
+    group: str = ""
+    #: the table edit it runs (None: a response or scheduler wrapper)
+    edit: TableEdit | None = None
 
     def __init__(self, seed: int = 0, **options: Any) -> None:
         super().__init__(seed, **options)
@@ -38,9 +52,30 @@ class Mutant(ReferenceTarget):
         return getattr(cls, "_name", cls.__name__)
 
 
-def mutant(name: str, rule: str, summary: str):
+class TableMutant(Mutant):
+    """The reference target on a seeded bug's edited table."""
+
+    table_of_class: dict[str, Any] = {}
+
+    def __init__(self, seed: int = 0, **options: Any) -> None:
+        super().__init__(seed, table=type(self).table_of_class, **options)
+
+
+def _table_mutant(edit: TableEdit) -> type[Mutant]:
+    cls = type(edit.name, (TableMutant,), {
+        "_name": edit.name, "rule": edit.rule, "summary": edit.summary, "group": edit.group, "edit": edit,
+        "table_of_class": edit.apply(), "__doc__": f"{edit.rule}: {edit.summary} (a table edit)"})
+    MUTANTS[edit.name] = cls
+    return cls
+
+
+for _edit in TABLE_EDITS:
+    _table_mutant(_edit)
+
+
+def mutant(name: str, rule: str, summary: str, group: str):
     def register(cls: type[Mutant]) -> type[Mutant]:
-        cls._name, cls.rule, cls.summary = f"{rule}-{name}", rule, summary
+        cls._name, cls.rule, cls.summary, cls.group = f"{rule}-{name}", rule, summary, group
         cls.__doc__ = f"{rule}: {summary}"
         MUTANTS[cls._name] = cls
         return cls
@@ -51,66 +86,7 @@ def _store(world: World, call: Call):
     return world.store(ids.parse_store_id(call.kwargs.get("CustomKeyStoreId")))
 
 
-def _as_if(world: World, call: Call, state: S, keep_state: bool = True) -> tuple[World, Response]:
-    """Answer ``call`` as if its store were in ``state``, then put the store's own state back."""
-    store = _store(world, call)
-    outcome = chosen(world.with_store(attrs.evolve(store, state=state, error_code=None, lag=None)), call)
-    after = outcome.world.store(store.store_id)
-    if after is not None and keep_state:
-        restored = outcome.world.with_store(attrs.evolve(after, state=store.state, error_code=store.error_code,
-                                                         lag=store.lag))
-        return restored, outcome.response
-    return outcome.world, outcome.response
-
-
-@mutant("connect-accepted-on-failed", "CONNECT-03",
-        "Connect on a FAILED store is accepted and starts connecting, instead of CustomKeyStoreInvalidStateException")
-class ConnectOnFailed(Mutant):
-    def perform(self, world, call):
-        store = _store(world, call)
-        if call.operation == "ConnectCustomKeyStore" and store is not None and store.state is S.FAILED:
-            return _as_if(world, call, S.DISCONNECTED, keep_state=False)
-        return super().perform(world, call)
-
-
-@mutant("connected-without-active-hsm", "CONNECT-06",
-        "Connect never checks the cluster's HSMs: a store connects although its cluster has no active HSM")
-class ConnectedWithoutHsm(Mutant):
-    def perform(self, world, call):
-        store = _store(world, call)
-        if call.operation != "ConnectCustomKeyStore" or store is None:
-            return super().perform(world, call)
-        after, response = super().perform(_phantom_hsm(world, store.cluster_id), call)
-        return _without_phantom(after, store.cluster_id), response
-
-    def complete(self, world, event):
-        store = world.store(event.subject) if event.event == "ConnectionAttemptCompletes" else None
-        if store is None:
-            return super().complete(world, event)
-        return _without_phantom(super().complete(_phantom_hsm(world, store.cluster_id), event), store.cluster_id)
-
-
-_PHANTOM = -7
-
-
-def _phantom_hsm(world: World, cluster_id: int) -> World:
-    from ckspec.model.world import Hsm
-
-    cluster = world.cluster(cluster_id)
-    if cluster is None or cluster.active_hsms(frozenset({"ACTIVE"})):
-        return world
-    zone = cluster.subnets[0].availability_zone if cluster.subnets else "us-east-1a"
-    return world.with_cluster(attrs.evolve(cluster, hsms=cluster.hsms + (Hsm(_PHANTOM, zone),)))
-
-
-def _without_phantom(world: World, cluster_id: int) -> World:
-    cluster = world.cluster(cluster_id)
-    if cluster is None or all(h.hsm_id != _PHANTOM for h in cluster.hsms):
-        return world
-    return world.with_cluster(attrs.evolve(cluster, hsms=tuple(h for h in cluster.hsms if h.hsm_id != _PHANTOM)))
-
-
-@mutant("error-code-missing-in-failed", "CS-07", "Describe omits ConnectionErrorCode for a FAILED store")
+@mutant("error-code-missing-in-failed", "CS-07", "Describe omits ConnectionErrorCode for a FAILED store", "Describe")
 class ErrorCodeMissing(Mutant):
     def perform(self, world, call):
         world, response = super().perform(world, call)
@@ -122,7 +98,7 @@ class ErrorCodeMissing(Mutant):
 
 
 @mutant("error-code-kept-after-disconnect", "TR-06",
-        "Disconnect of a FAILED store leaves the old ConnectionErrorCode in Describe")
+        "Disconnect of a FAILED store leaves the old ConnectionErrorCode in Describe", "Describe")
 class ErrorCodeKept(Mutant):
     def __init__(self, seed: int = 0, **options: Any) -> None:
         super().__init__(seed, **options)
@@ -144,33 +120,8 @@ class ErrorCodeKept(Mutant):
         return world, response
 
 
-@mutant("delete-allowed-with-keys", "DELETE-02",
-        "Delete of a DISCONNECTED store that holds KMS keys succeeds and deletes the keys with it")
-class DeleteWithKeys(Mutant):
-    def perform(self, world, call):
-        store = _store(world, call)
-        if (call.operation == "DeleteCustomKeyStore" and store is not None and store.state is S.DISCONNECTED
-                and any(world.keys_in(store.store_id))):
-            for key in list(world.keys_in(store.store_id)):
-                world = world.without_key(key.key_id)
-            return world.without_store(store.store_id), Response.success({})
-        return super().perform(world, call)
-
-
-@mutant("password-update-while-connected", "UPDATE-03",
-        "UpdateCustomKeyStore changes the kmsuser password of a CONNECTED store")
-class PasswordUpdateConnected(Mutant):
-    def perform(self, world, call):
-        store = _store(world, call)
-        p = call.kwargs
-        if (call.operation == "UpdateCustomKeyStore" and store is not None and store.state is S.CONNECTED
-                and "KeyStorePassword" in p and "CloudHsmClusterId" not in p):
-            return world.with_store(attrs.evolve(store, password=p["KeyStorePassword"])), Response.success({})
-        return super().perform(world, call)
-
-
 @mutant("keys-enabled-after-disconnect", "KS-02",
-        "DescribeKey still shows a key Enabled after its store is disconnected (it must read Unavailable)")
+        "DescribeKey still shows a key Enabled after its store is disconnected (it must read Unavailable)", "keys")
 class KeysEnabledAfterDisconnect(Mutant):
     def perform(self, world, call):
         world, response = super().perform(world, call)
@@ -184,45 +135,8 @@ class KeysEnabledAfterDisconnect(Mutant):
         return world, response
 
 
-@mutant("create-key-in-disconnected-store", "KEY-02", "CreateKey succeeds in a DISCONNECTED store")
-class CreateKeyDisconnected(Mutant):
-    def perform(self, world, call):
-        store = _store(world, call)
-        if call.operation == "CreateKey" and store is not None and store.state is S.DISCONNECTED:
-            return _as_if(world, call, S.CONNECTED)
-        return super().perform(world, call)
-
-
-@mutant("wrong-error-for-missing-store", "CONNECT-01",
-        "Connect of a missing store answers NotFoundException instead of CustomKeyStoreNotFoundException")
-class WrongNotFound(Mutant):
-    def perform(self, world, call):
-        world, response = super().perform(world, call)
-        if response.error == "CustomKeyStoreNotFoundException" and call.operation == "ConnectCustomKeyStore":
-            response = Response.failure("NotFoundException", "no such custom key store")
-        return world, response
-
-
-@mutant("store-name-not-unique", "CREATE-03", "CreateCustomKeyStore accepts a name another store already has")
-class NameNotUnique(Mutant):
-    def perform(self, world, call):
-        name = call.kwargs.get("CustomKeyStoreName")
-        if (call.operation == "CreateCustomKeyStore"
-                and chosen(world, call).response.error == "CustomKeyStoreNameInUseException"):
-            hidden = world
-            for s in world.stores:
-                if s.name == name:
-                    hidden = hidden.with_store(attrs.evolve(s, name=f"\0hidden-{s.store_id}"))
-            outcome = chosen(hidden, call)
-            after = outcome.world
-            for s in world.stores:
-                if s.name == name and after.store(s.store_id) is not None:
-                    after = after.with_store(attrs.evolve(after.store(s.store_id), name=name))
-            return after, outcome.response
-        return super().perform(world, call)
-
-
-@mutant("pagination-drops-an-entry", "DESC-04", "DescribeCustomKeyStores' NextMarker skips the next store")
+@mutant("pagination-drops-an-entry", "DESC-04", "DescribeCustomKeyStores' NextMarker skips the next store",
+        "Describe")
 class PaginationDrops(Mutant):
     def perform(self, world, call):
         world, response = super().perform(world, call)
@@ -234,24 +148,9 @@ class PaginationDrops(Mutant):
         return world, response
 
 
-@mutant("kmsuser-password-not-rotated", "CONNECT-11",
-        "a successful connect leaves kmsuser's password as it was (people can still log in as kmsuser)")
-class PasswordNotRotated(Mutant):
-    def complete(self, world, event):
-        after = super().complete(world, event)
-        if event.event != "ConnectionAttemptCompletes":
-            return after
-        store, was = after.store(event.subject), world.store(event.subject)
-        if store is None or store.state is not S.CONNECTED:
-            return after
-        cluster = after.cluster(store.cluster_id)
-        old = world.cluster(store.cluster_id).kmsuser
-        after = after.with_cluster(attrs.evolve(cluster, kmsuser=attrs.evolve(cluster.kmsuser, password=old.password)))
-        return after.with_store(attrs.evolve(store, password=was.password))
-
-
 @mutant("connect-completes-synchronously", "TR-01",
-        "ConnectCustomKeyStore finishes the connection before it returns (the store is never seen CONNECTING)")
+        "ConnectCustomKeyStore finishes the connection before it returns (the store is never seen CONNECTING)",
+        "asynchrony")
 class SynchronousConnect(Mutant):
     def perform(self, world, call):
         world, response = super().perform(world, call)
@@ -263,18 +162,9 @@ class SynchronousConnect(Mutant):
         return world, response
 
 
-@mutant("disconnect-accepted-when-disconnected", "DISC-02",
-        "Disconnect of a DISCONNECTED store answers 200 instead of CustomKeyStoreInvalidStateException")
-class DisconnectIdempotent(Mutant):
-    def perform(self, world, call):
-        store = _store(world, call)
-        if call.operation == "DisconnectCustomKeyStore" and store is not None and store.state is S.DISCONNECTED:
-            return world, Response.success({})
-        return super().perform(world, call)
-
-
 @mutant("delete-while-connected-wrong-error", "DELETE-01",
-        "Delete of a store that is not DISCONNECTED answers CustomKeyStoreHasCMKsException (as fakecloud does)")
+        "Delete of a store that is not DISCONNECTED answers CustomKeyStoreHasCMKsException (as fakecloud does)",
+        "error codes")
 class DeleteWrongError(Mutant):
     def perform(self, world, call):
         store = _store(world, call)
@@ -283,43 +173,71 @@ class DeleteWrongError(Mutant):
         return super().perform(world, call)
 
 
-@mutant("update-without-state-check", "UPDATE-04",
-        "UpdateCustomKeyStore is accepted while the store is CONNECTING, DISCONNECTING or FAILED")
-class UpdateNoStateCheck(Mutant):
+
+
+@mutant("password-in-describe", "DESC-05",
+        "DescribeCustomKeyStores echoes the kmsuser password each store was created with", "secrets")
+class PasswordInDescribe(Mutant):
     def perform(self, world, call):
-        store = _store(world, call)
-        if (call.operation == "UpdateCustomKeyStore" and store is not None
-                and store.state in (S.CONNECTING, S.DISCONNECTING, S.FAILED)):
-            return _as_if(world, call, S.DISCONNECTED)
+        world, response = super().perform(world, call)
+        if call.operation == "DescribeCustomKeyStores" and response.ok:
+            entries = []
+            for e in response.body["CustomKeyStores"]:
+                store = world.store(ids.parse_store_id(e["CustomKeyStoreId"]))
+                secret = store.password if store is not None and isinstance(store.password, str) else None
+                entries.append({**e, "KeyStorePassword": secret} if secret else e)
+            response = Response.success({**response.body, "CustomKeyStores": entries})
+        return world, response
+
+
+@mutant("password-in-error-message", "KU-04",
+        "a refused UpdateCustomKeyStore quotes the password it was given in the error message", "secrets")
+class PasswordInErrorMessage(Mutant):
+    def perform(self, world, call):
+        world, response = super().perform(world, call)
+        password = call.kwargs.get("KeyStorePassword")
+        if call.operation == "UpdateCustomKeyStore" and not response.ok and isinstance(password, str):
+            response = Response.failure(response.error, f"{response.message} (KeyStorePassword={password})")
+        return world, response
+
+# --- conformant variants: documented alternatives that must never be flagged -------------------
+
+class ShortPages(ReferenceTarget):
+    """DescribeCustomKeyStores answers one store per page, whatever ``Limit`` asks (DESC-04:
+    a page may be shorter than ``Limit``; follow ``NextMarker``)."""
+
+    def perform(self, world, call):
+        p = call.kwargs
+        limit = p.get("Limit", 1000)
+        if call.operation == "DescribeCustomKeyStores" and not p.get("CustomKeyStoreId") and \
+                not p.get("CustomKeyStoreName") and isinstance(limit, int) and 1 <= limit <= 1000:
+            call = Call.of(call.operation, {**p, "Limit": 1})
         return super().perform(world, call)
 
 
-@mutant("cluster-shared-by-two-stores", "CREATE-06",
-        "CreateCustomKeyStore accepts a cluster that already backs another store")
-class ClusterShared(Mutant):
-    def perform(self, world, call):
-        cluster = ids.parse_cluster_id(call.kwargs.get("CloudHsmClusterId"))
-        users = [s for s in world.stores if s.cluster_id == cluster]
-        if call.operation == "CreateCustomKeyStore" and users and not any(
-                s.name == call.kwargs.get("CustomKeyStoreName") for s in world.stores):
-            hidden = world
-            for s in users:
-                hidden = hidden.without_store(s.store_id)
-            outcome = chosen(hidden, call)
-            new = [s for s in outcome.world.stores if world.store(s.store_id) is None]
-            after = world
-            for s in new:
-                after = after.with_store(s)
-            return attrs.evolve(after, serial=outcome.world.serial), outcome.response
-        return super().perform(world, call)
+@attrs.frozen
+class Variant:
+    """A conformant variant: the reference target making documented choices of its own."""
+
+    name: str
+    #: the documented alternative it takes, with the rule or ambiguity that allows it
+    summary: str
+    factory: Callable[..., ReferenceTarget] = attrs.field(repr=False)
 
 
-@mutant("wrong-password-reported-as-internal-error", "CEC-05",
-        "a connection attempt with the wrong kmsuser password ends FAILED with INTERNAL_ERROR, not INVALID_CREDENTIALS")
-class WrongPasswordCode(Mutant):
-    def complete(self, world, event):
-        after = super().complete(world, event)
-        store = after.store(event.subject) if event.event == "ConnectionAttemptCompletes" else None
-        if store is not None and store.error_code == "INVALID_CREDENTIALS":
-            return after.with_store(attrs.evolve(store, error_code="INTERNAL_ERROR"))
-        return after
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("random-documented-choices", "picks any documented outcome where the docs allow several "
+            "(AMB-05, AMB-16, AMB-19, AMB-30, ...)", lambda seed=0: ReferenceTarget(seed, choices="random")),
+    Variant("random-delays", "asynchronous work takes a random time (CONNECT-09, TR-02, TR-05)",
+            lambda seed=0: ReferenceTarget(seed, delays="random")),
+    Variant("slow-work", "a connection attempt or a disconnect takes 4 s instead of 1 s (CONNECT-09)",
+            lambda seed=0: ReferenceTarget(seed, work_delay=4.0)),
+    Variant("no-read-lag", "reads are up to date at once (AMB-30, AMB-12 allow a lag, never require it)",
+            lambda seed=0: ReferenceTarget(seed, lag=False)),
+    Variant("model-identifiers", "identifiers in the model's own spelling, not random-looking ones (KS-11)",
+            lambda seed=0: ReferenceTarget(seed, foreign_ids=False)),
+    Variant("real-clock", "time passes between calls on its own (the engine cannot hold the clock, T-01)",
+            lambda seed=0: ReferenceTarget(seed, delays="random", controlled_clock=False)),
+    Variant("short-pages", "DescribeCustomKeyStores answers one store per page (DESC-04)",
+            lambda seed=0: ShortPages(seed)),
+)}

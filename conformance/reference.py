@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import attrs
 
-from ckspec.model import REFERENCE, Call, Environment, Internal, Outcome, Response, World, internal_events
+from ckspec.model import PERMISSIVE, REFERENCE, Call, Environment, Internal, Outcome, Response, World, internal_events
 from ckspec.model import identifiers as ids
 from ckspec.model.environment import EVENTS
 from ckspec.model.transitions import CALLS
@@ -35,6 +35,9 @@ from .steps import ENVIRONMENT_ARGUMENTS
 #: Reads whose answers may lag behind the latest write (AMB-30, AMB-12).
 READS = frozenset({"DescribeCustomKeyStores", "DescribeKey"})
 _CHOSEN: dict[tuple[Any, ...], tuple[Outcome, ...]] = {}
+#: the memoised outcomes of each edited table a target runs, by the table's id (the table is
+#: kept with its cache, so that an id is never reused for another table)
+_TABLE_CACHES: dict[int, tuple[Any, dict[tuple[Any, ...], tuple[Outcome, ...]]]] = {}
 
 
 def chosen(world: World, action: Any) -> Outcome:
@@ -134,7 +137,7 @@ class ReferenceTarget(Target):
 
     def __init__(self, seed: int = 0, *, delays: str = "fixed", choices: str = "reference", lag: bool = True,
                  controlled_clock: bool = True, foreign_ids: bool = True, work_delay: float = 1.0,
-                 lag_delay: float = 0.5) -> None:
+                 lag_delay: float = 0.5, table: Mapping[str, Any] | None = None) -> None:
         if delays not in ("fixed", "random") or choices not in ("reference", "random"):
             raise ValueError("ReferenceTarget: delays is 'fixed' or 'random', choices 'reference' or 'random'")
         if not (0 <= work_delay < float("inf") and 0 <= lag_delay < float("inf")):
@@ -147,6 +150,9 @@ class ReferenceTarget(Target):
         #: (fixed delays; random delays are drawn around them)
         self.work_delay, self.lag_delay = work_delay, lag_delay
         self.ids = ForeignIds(random.Random(seed ^ 0x5EED)) if foreign_ids else None
+        #: the transition table the target runs (a seeded bug's edited copy), else the model's
+        self.table = table
+        self._outcomes = _TABLE_CACHES.setdefault(id(table), (table, {}))[1] if table is not None else {}
         self.world = World(quota=10)
         self.now = 0.0
         self._pending: dict[Internal, _Pending] = {}
@@ -195,21 +201,31 @@ class ReferenceTarget(Target):
     # --- what mutants change -----------------------------------------------------------------------
     def perform(self, world: World, call: Call) -> tuple[World, Response]:
         """The next world and the response for one call."""
-        found = possible(world, call)
+        found = self.possible(world, call)
+        if not found:
+            raise RuntimeError(f"{self.name}: the target's transition table has no row for {call!r} here")
         if self.choices == "random":
             outcome = self.rng.choice(found)
         elif self.lag and call.operation in READS:
             outcome = lagging(found)
         else:
-            outcome = recommended(found, call)
+            outcome = recommended(found, call, self.table)
         return outcome.world, outcome.response
 
     def complete(self, world: World, event: Internal) -> World:
         """The world after an internal event (a connection attempt ends, ...)."""
-        found = possible(world, event)
+        found = self.possible(world, event)
+        if not found:  # the target's table has no row for it: the work never ends
+            return world
         if self.choices == "random":
             return self.rng.choice(found).world
-        return recommended(found, event).world
+        return recommended(found, event, self.table).world
+
+    def possible(self, world: World, action: Any) -> tuple[Outcome, ...]:
+        """The permissive outcomes under the target's table (memoised)."""
+        if self.table is None:
+            return possible(world, action)
+        return memoised_outcomes(self._outcomes, world, action, PERMISSIVE, self.table)
 
     # --- the scheduler ---------------------------------------------------------------------------
     def _set_world(self, world: World) -> None:
@@ -244,7 +260,7 @@ class ReferenceTarget(Target):
         return -1 if serial is None else serial
 
 
-def recommended(found: tuple[Outcome, ...], action: Any) -> Outcome:
+def recommended(found: tuple[Outcome, ...], action: Any, table: Mapping[str, Any] | None = None) -> Outcome:
     """The reference profile's choice among the permissive outcomes (what ``step(world, action,
     REFERENCE)`` returns, without running the executor twice): documented alternatives aside, the
     lowest-ranked error (AMB-07), else the first success."""
@@ -252,7 +268,7 @@ def recommended(found: tuple[Outcome, ...], action: Any) -> Outcome:
     errors = [o for o in primary if o.response is not None and not o.response.ok]
     if not errors:
         return primary[0]
-    op = CALLS[action.operation]
+    op = (table or CALLS)[action.operation]
     ranks = {(c.error, c.rules): c.rank for c in op.checks}
     return min(errors, key=lambda o: ranks.get((o.response.error, o.rules), 99))
 

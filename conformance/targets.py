@@ -113,6 +113,13 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
                                   f"mutant prefix {wanted!r} is ambiguous: {', '.join(found)}")
         cls = MUTANTS[found[0]]
         return TargetSpec(f"mutant:{found[0]}", cls)
+    if name.startswith("variant:"):
+        from .mutants import VARIANTS
+
+        variant = VARIANTS.get(name[len("variant:"):])
+        if variant is None:
+            raise TargetNameError(f"no conformant variant {name[len('variant:'):]!r}; known: {', '.join(VARIANTS)}")
+        return TargetSpec(name, variant.factory)
     if name in ("serve", "serve:random"):
         return TargetSpec(name, _ServedTargets(choices="random" if name == "serve:random" else "reference"),
                           packages=("boto3", "botocore"))

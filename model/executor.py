@@ -21,7 +21,7 @@ from .environment import EVENTS
 from .facts import Context, ciphertext_key, subject_state
 from .profiles import PERMISSIVE, REFERENCE, Profile
 from .responses import RESPONSES
-from .transitions import CALLS, INTERNAL_EVENTS, VALIDATION_ERROR, Branch, Check, Operation
+from .transitions import CALLS, INTERNAL_EVENTS, OPERATIONS, VALIDATION_ERROR, Branch, Check, Operation
 from .world import ABSENT, World
 
 
@@ -33,48 +33,51 @@ class NotEnabled(ValueError):
     """The action cannot happen in this world (an internal or environment event whose guard fails)."""
 
 
+#: A transition table: operation or internal event name -> its rows. The executor interprets the
+#: one given (a seeded bug's edited copy, :mod:`ckspec.model.mutations`), else the model's own.
+Table = Mapping[str, Operation]
+
 #: Parameters ckspec needs beyond botocore's required members, with the rule that says so.
 _EXTRA_REQUIRED = {"GenerateRandom": (("NumberOfBytes",), "RAND-01")}
 
 
 def outcomes(world: World, action: Action, profile: Profile = PERMISSIVE, *,
-             prevalidated: bool = False) -> tuple[Outcome, ...]:
-    """Every outcome of ``action`` in ``world`` that the profile admits.
+             prevalidated: bool = False, table: Table | None = None) -> tuple[Outcome, ...]:
+    """Every outcome of ``action`` in ``world`` that the profile admits, under ``table`` (default:
+    the model's transition table).
 
     Calls always have at least one outcome. Internal and environment events that cannot
     happen in this world have none. ``prevalidated`` skips the botocore parameter check for
     calls built from known-valid values (the explorer's moves; a test holds them to it).
     """
     if isinstance(action, Call):
-        return _call(world, action, profile, prevalidated)
+        return _call(world, action, profile, prevalidated, table)
     if isinstance(action, Internal):
-        return _internal(world, action, profile)
+        return _internal(world, action, profile, table)
     if isinstance(action, Environment):
         return _environment(world, action)
     raise ModelUsageError(f"not an action: {action!r}")
 
 
-def step(world: World, action: Action, profile: Profile = REFERENCE) -> Outcome:
+def step(world: World, action: Action, profile: Profile = REFERENCE, *, table: Table | None = None) -> Outcome:
     """The single outcome a one-answer profile gives (the first, for a permissive one)."""
-    found = outcomes(world, action, profile)
+    found = outcomes(world, action, profile, table=table)
     if not found:
         raise NotEnabled(f"{action!r} cannot happen in this world")
     return found[0]
 
 
-def changes(world: World, action: Action) -> tuple[Outcome, ...]:
+def changes(world: World, action: Action, *, table: Table | None = None) -> tuple[Outcome, ...]:
     """The permissive outcomes of ``action`` that apply a branch: every outcome that can change
     the world, without the error answers (checks never change it). For exploration, where error
     answers are self-loops; calls are taken as already valid (like ``prevalidated``)."""
     if isinstance(action, Environment):
         return _environment(world, action)
     if isinstance(action, Call):
-        op = CALLS.get(action.operation)
-        if op is None:
-            raise ModelUsageError(f"the model does not cover the operation {action.operation!r}")
+        op = _row(table, action.operation, "call")
         ctx = _context(world, PERMISSIVE, op, action.kwargs)
     else:
-        op = INTERNAL_EVENTS[action.event]
+        op = _row(table, action.event, "internal")
         ctx = _internal_context(world, action, op, PERMISSIVE)
     state = subject_state(ctx, op.subject)
     branches = [b for b in op.branches if state in b.states]
@@ -100,11 +103,23 @@ def internal_events(world: World) -> tuple[Internal, ...]:
 # --- calls -------------------------------------------------------------------------------------
 
 
-def _call(world: World, action: Call, profile: Profile, prevalidated: bool = False) -> tuple[Outcome, ...]:
-    op = CALLS.get(action.operation)
+def _row(table: Table | None, name: str, kind: str) -> Operation:
+    """The rows of one operation (``kind`` "call") or internal event in ``table``."""
+    if table is None:
+        op = (CALLS if kind == "call" else INTERNAL_EVENTS).get(name)
+    else:
+        op = table.get(name)
+        op = op if op is not None and op.kind == kind else None
     if op is None:
-        raise ModelUsageError(
-            f"the model does not cover the operation {action.operation!r}; it covers {', '.join(sorted(CALLS))}")
+        known = sorted(n for n, o in (table or OPERATIONS).items() if o.kind == kind)
+        what = "operation" if kind == "call" else "internal event"
+        raise ModelUsageError(f"the model does not cover the {what} {name!r}; it covers {', '.join(known)}")
+    return op
+
+
+def _call(world: World, action: Call, profile: Profile, prevalidated: bool = False,
+          table: Table | None = None) -> tuple[Outcome, ...]:
+    op = _row(table, action.operation, "call")
     params = action.kwargs
     try:
         if not prevalidated:
@@ -136,21 +151,20 @@ def _context(world: World, profile: Profile, op: Operation, params: Mapping[str,
     return Context(world, profile, params)
 
 
-def subject_context(world: World, action: Call | Internal, profile: Profile = PERMISSIVE) -> Context:
+def subject_context(world: World, action: Call | Internal, profile: Profile = PERMISSIVE, *,
+                    table: Table | None = None) -> Context:
     """The context a call or internal event is resolved in: its request and its subject."""
     if isinstance(action, Call):
-        return _context(world, profile, CALLS[action.operation], action.kwargs)
-    op = INTERNAL_EVENTS[action.event]
+        return _context(world, profile, _row(table, action.operation, "call"), action.kwargs)
+    op = _row(table, action.event, "internal")
     return _internal_context(world, action, op, profile)
 
 
 # --- internal events -----------------------------------------------------------------------------
 
 
-def _internal(world: World, action: Internal, profile: Profile) -> tuple[Outcome, ...]:
-    op = INTERNAL_EVENTS.get(action.event)
-    if op is None:
-        raise ModelUsageError(f"unknown internal event {action.event!r}; known: {', '.join(sorted(INTERNAL_EVENTS))}")
+def _internal(world: World, action: Internal, profile: Profile, table: Table | None = None) -> tuple[Outcome, ...]:
+    op = _row(table, action.event, "internal")
     return _resolve(world, action, op, _internal_context(world, action, op, profile), profile)
 
 

@@ -77,18 +77,18 @@ def describe_page(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Bod
     limit = ctx.params.get("Limit", 1000)
     if not stores:
         return ({"CustomKeyStores": [], "Truncated": False},)
-    bodies = []
+    pages = []
     for size in range(min(limit, len(stores)), 0, -1):
         page = stores[:size]
         body: Body = {"CustomKeyStores": [store_entry(s) for s in page], "Truncated": size < len(stores)}
         if size < len(stores):
             body["NextMarker"] = f"{MARKER_PREFIX}{page[-1].store_id}"
-        bodies.append(body)
-    # AMB-30: a read right after a call may still show a store's previous state
-    for lagging in (s for s in stores[: min(limit, len(stores))] if s.lag is not None):
-        lagged = dict(bodies[0])
-        lagged["CustomKeyStores"] = [store_entry(s, lagged=s is lagging) for s in stores[: min(limit, len(stores))]]
-        bodies.append(lagged)
+        pages.append((page, body))
+    bodies = [body for _, body in pages]
+    # AMB-30: a read right after a call may still show a store's previous state, on a page of any length
+    for page, body in pages:
+        for lagging in (s for s in page if s.lag is not None):
+            bodies.append({**body, "CustomKeyStores": [store_entry(s, lagged=s is lagging) for s in page]})
     return tuple(bodies)
 
 

@@ -449,7 +449,7 @@ SCHEDULE_KEY_DELETION = Operation(
     "ScheduleKeyDeletion", **_KEY_CALL,
     checks=(
         *key_lookup("ScheduleKeyDeletion", "DK-01"),
-        Check(VALIDATION_ERROR, KEY_EVERY, ("AMB-36", "DK-01"), "the waiting period must be 7 to 30 days",
+        Check(VALIDATION_ERROR, KEY_EVERY, ("DK-01", "AMB-36"), "the waiting period must be 7 to 30 days",
               F("window_out_of_range"), rank=VALIDATION),
         Check(KMS_INVALID_STATE, states("PendingDeletion"), ("DK-02",), "the key is already pending deletion"),
         internal_fault(on=KEY_EVERY),

@@ -40,7 +40,7 @@ def test_prove_json_has_the_documented_fields(capsys, tmp_path):
 
 def test_traces_never_hold_a_password(capsys, tmp_path):
     """KeyStorePassword is a secret: a trace says whether kmsuser's password matches, nothing more."""
-    _run(capsys, "prove", "--mutation", "connect-from-failed", "--json", "--trace-dir", str(tmp_path))
+    _run(capsys, "prove", "--mutation", "CONNECT-03-connect-accepted-on-failed", "--json", "--trace-dir", str(tmp_path))
     text = (tmp_path / "P-FAILED-EXIT.itf.json").read_text()
     assert '"password"' not in text and '"user_password"' not in text and '"secrets"' not in text
     assert '"password_matches"' in text
@@ -56,14 +56,14 @@ def test_prove_table_and_exit_code(capsys):
 
 
 def test_a_mutated_table_fails_and_names_the_property(capsys):
-    code, out, _err = _run(capsys, "prove", "--mutation", "delete-with-keys", "--property", "P-NO-ORPHAN-KEYS")
+    code, out, _err = _run(capsys, "prove", "--mutation", "DELETE-02-delete-allowed-with-keys", "--property", "P-NO-ORPHAN-KEYS")
     assert code == 1
     assert "counterexample to P-NO-ORPHAN-KEYS" in out and "DeleteCustomKeyStore" in out and "MUTATED" in out
 
 
 def test_list_mutations(capsys):
     code, out, _err = _run(capsys, "prove", "--list-mutations")
-    assert code == 0 and "connect-from-failed" in out and "P-FAILED-EXIT" in out
+    assert code == 0 and "CONNECT-03-connect-accepted-on-failed" in out and "P-FAILED-EXIT" in out
 
 
 @pytest.mark.parametrize("argv", [
@@ -80,3 +80,9 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv):
     assert code == 2
     assert "Traceback" not in err + out
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_wrapper_seeded_bug_is_not_a_table_edit(capsys):
+    """One catalogue: a seeded bug the proofs cannot see says so, in one line (exit 2)."""
+    code, _out, err = _run(capsys, "prove", "--mutation", "TR-01-connect-completes-synchronously")
+    assert code == 2 and "not a table edit" in err and len(err.strip().splitlines()) == 1
