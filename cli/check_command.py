@@ -1,7 +1,8 @@
 """ckspec check: hold an implementation to the model (the conformance engine).
 
 Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target unreachable,
-4 inconclusive (polling ran out of budget; never reported as a failure).
+4 inconclusive (polling ran out of budget, the core lifecycle operations are unsupported, or
+every example was abandoned after a transport fault; never reported as a failure).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="hold a target (reference, mutant:NAME, module:Class) to the model",
                        description="Drive the target with generated steps and check every answer against the model. "
                                    "Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target "
-                                   "unreachable, 4 inconclusive (polling ran out of budget).")
+                                   "unreachable, 4 inconclusive (polling ran out of budget, core lifecycle "
+                                   "operations unsupported, or every example abandoned after a transport fault).")
     add_target_arguments(p)
     p.add_argument("--examples", type=at_least_one, default=DEFAULT_EXAMPLES,
                    help="Hypothesis examples to generate (default %(default)s)")
@@ -60,6 +62,9 @@ def add_wire_arguments(p: argparse.ArgumentParser) -> None:
                    help="required by --target aws, which runs against a real AWS account and costs money")
     p.add_argument("--aws-cluster", action="append", default=[], metavar="CLUSTER_ID=TRUST_ANCHOR.pem",
                    help="a ready CloudHSM cluster --target aws may use (repeat; the starting account needs 3)")
+    p.add_argument("--request-timeout", type=seconds(), default=15.0, metavar="SECONDS",
+                   help="connect and read timeout of each request to a target reached over the wire (http://, "
+                        "serve); a request that times out is a transport fault (default %(default)s)")
     p.add_argument("--poll-budget", type=at_least_one, default=30, metavar="N",
                    help="polls of asynchronous work before an example is inconclusive (default %(default)s)")
     p.add_argument("--poll-interval", type=seconds(), default=1.0, metavar="SECONDS",
@@ -69,7 +74,7 @@ def add_wire_arguments(p: argparse.ArgumentParser) -> None:
 def wire_options(args: argparse.Namespace) -> dict[str, Any]:
     """What :func:`ckspec.conformance.load_target` takes from :func:`add_wire_arguments`."""
     return {"region": args.region, "profile": args.profile, "accept_aws_costs": args.i_accept_aws_costs,
-            "aws_clusters": tuple(args.aws_cluster)}
+            "aws_clusters": tuple(args.aws_cluster), "request_timeout": args.request_timeout}
 
 
 def target_spec(args: argparse.Namespace) -> Any:
@@ -82,7 +87,7 @@ def target_spec(args: argparse.Namespace) -> Any:
     except TargetNameError as exc:
         raise CliError(str(exc)) from None
     try:
-        spec.make(0).close()
+        _probe(spec)
     except TargetNameError as exc:
         spec.close()
         raise CliError(str(exc)) from None
@@ -90,6 +95,21 @@ def target_spec(args: argparse.Namespace) -> Any:
         spec.close()
         raise
     return spec
+
+
+def _probe(spec: Any) -> None:
+    """Make (and close) one target; a transport fault is retried, three in a row are unreachable."""
+    from ckspec.conformance import TargetUnreachable
+    from ckspec.conformance.transport import ATTEMPTS, TransportFault
+
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            spec.make(0).close()
+            return
+        except TransportFault as fault:
+            if attempt == ATTEMPTS:
+                raise TargetUnreachable(f"target {spec.name}: {ATTEMPTS} transport faults in a row ({fault.kind})") \
+                    from None
 
 
 def unreachable(exc: BaseException) -> int:
@@ -183,6 +203,12 @@ def show(result: Any, command: str) -> None:
         console.print("unsupported: " + ", ".join(f"{k} ({v})" for k, v in sorted(result.unsupported.items())))
     if result.inconclusive:
         console.print(f"[yellow]inconclusive[/yellow] examples: {len(result.inconclusive)}: {result.inconclusive[0]}")
+    for reason in result.verdict_reasons():
+        console.print(f"[yellow]inconclusive[/yellow]: {reason}", highlight=False)
+    if result.transport_faults or result.abandoned:
+        from ckspec.conformance.reports import transport_summary
+
+        console.print(transport_summary(result), highlight=False)
     statuses = result.rule_statuses()
     never = [r["id"] for r in statuses if r["status"] == "not exercised"]
     passed = sum(1 for r in statuses if r["status"] == "pass")

@@ -15,6 +15,7 @@ import os
 import random
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -31,6 +32,13 @@ from .session import Session, program
 from .steps import Step
 from .targets import TargetSpec
 from .traces import load_trace, save_trace
+from .transport import ATTEMPTS, FaultRecord, NotImplementedEvidence, TransportFault, redact
+
+#: the core lifecycle: a run in which one of them is unsupported tested no key store at all
+CORE_OPERATIONS = ("CreateCustomKeyStore", "ConnectCustomKeyStore", "DisconnectCustomKeyStore",
+                   "DescribeCustomKeyStores", "DeleteCustomKeyStore")
+#: transport faults whose raw answers a report keeps
+FAULT_SAMPLES = 20
 
 
 @attrs.frozen
@@ -90,14 +98,36 @@ class RunResult:
     regressions: list[dict[str, str]] = attrs.field(factory=list)
     first_failure_steps: int | None = None
     first_failure_seconds: float | None = None
+    #: kind -> transport faults met (retried calls included); a few of them with the raw answer
+    transport_faults: Counter[str] = attrs.field(factory=Counter)
+    fault_samples: list[FaultRecord] = attrs.field(factory=list)
+    #: kind of the fault that ended it -> examples abandoned (their outcome unknown)
+    abandoned: Counter[str] = attrs.field(factory=Counter)
+    evidence: NotImplementedEvidence = attrs.field(factory=NotImplementedEvidence)
 
     @property
     def verdict(self) -> str:
+        """From the examples that completed: abandoned examples neither pass nor fail, but a run
+        in which none completed, or the core lifecycle is unsupported, is inconclusive."""
         if self.failures:
             return "non-conformant"
-        if self.inconclusive:
+        if self.inconclusive or self.verdict_reasons():
             return "inconclusive"
         return "conformant"
+
+    def core_unsupported(self) -> list[str]:
+        return [op for op in CORE_OPERATIONS if op in self.unsupported]
+
+    def verdict_reasons(self) -> list[str]:
+        """Why the run cannot be called conformant, beyond its inconclusive examples."""
+        reasons = []
+        core = self.core_unsupported()
+        if core:
+            reasons.append(f"core lifecycle operations unsupported ({', '.join(core)}): no custom key store was "
+                           f"tested")
+        if self.examples and sum(self.abandoned.values()) >= self.examples:
+            reasons.append(f"every example ({self.examples}) was abandoned after a transport fault")
+        return reasons
 
     def rule_statuses(self) -> list[dict[str, object]]:
         failed = {r for f in self.failures for r in f.rules}
@@ -121,11 +151,19 @@ def replay(spec: TargetSpec, steps: Sequence[Step], seed: int = 0, *, poll_budge
             session.run(step)
     except Nonconformance as exc:
         return ReplayResult("non-conformant", exc, session)
-    except Inconclusive as exc:
+    except (Inconclusive, TransportFault) as exc:
         return ReplayResult("inconclusive", exc, session)
     finally:
-        session.close()
+        close_session(session)
     return ReplayResult("conformant", None, session)
+
+
+def close_session(session: Session) -> None:
+    """Close the session's target; a transport fault while it cleans up costs only the clean-up."""
+    try:
+        session.close()
+    except TransportFault:
+        pass
 
 
 def minimise(spec: TargetSpec, steps: Sequence[Step], seed: int, same: Callable[[Nonconformance], bool],
@@ -182,15 +220,20 @@ class _Run:
         result = self.result
         data = Draws(data)
         seed = data.integer(0, 2**31 - 1)
+        session, error = self._set_up(seed)
+        if session is None:  # every attempt at the starting account was spoiled
+            result.examples += 1
+            result.abandoned[error.kind] += 1
+            if self.progress is not None:
+                self.progress(result)
+            return
+        abandoned: TransportFault | None = None
         try:
-            target = self.spec.make(seed)
-        except TargetUnreachable as exc:
-            raise _Abort(exc) from None
-        session = Session(target, poll_budget=self.options.poll_budget,
-                          poll_interval=self.options.poll_interval, unsupported=result.unsupported)
-        try:
-            session.setup()
+            if error is not None:
+                raise error
             generated_example(session, data, self.options.steps)
+        except TransportFault as fault:  # outcome unknown: abandoned, never a failure
+            abandoned = fault
         except Inconclusive as exc:
             result.inconclusive.append(str(exc))
         except (AdapterError, TargetUnreachable) as exc:
@@ -202,12 +245,54 @@ class _Run:
                 result.first_failure_seconds = time.perf_counter() - self.started
             raise
         finally:
-            session.close()
+            close_session(session)
+            self._faulted(getattr(session.target, "faults", ()), session.secret_values(), abandoned)
             result.steps += session.steps_run
             result.examples += 1
             result.coverage.merge(session.coverage)
             if self.progress is not None:
                 self.progress(result)
+
+
+    def _set_up(self, seed: int) -> tuple[Session | None, Exception | None]:
+        """A session on a fresh target with the starting account built: a transport fault before
+        any generated step costs nothing but a fresh start (reset or new prefix), at most
+        :data:`ATTEMPTS` times. Returns the session and what its set-up raised (re-raised by the
+        caller), or ``(None, the last fault)``."""
+        fault: TransportFault | None = None
+        for _ in range(ATTEMPTS):
+            try:
+                target = self.spec.make(seed)
+            except TargetUnreachable as exc:
+                raise _Abort(exc) from None
+            except TransportFault as spoiled:  # its reset or probe was spoiled
+                fault = spoiled
+                self._faulted([spoiled.record], (), None)
+                continue
+            session = Session(target, poll_budget=self.options.poll_budget,
+                              poll_interval=self.options.poll_interval, unsupported=self.result.unsupported,
+                              evidence=self.result.evidence)
+            try:
+                session.setup()
+            except TransportFault as spoiled:
+                fault = spoiled
+                close_session(session)
+                self._faulted(getattr(target, "faults", ()), session.secret_values(), None)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the caller raises it where it handles it
+                return session, exc
+            return session, None
+        return None, fault
+
+    def _faulted(self, records: Any, secrets: Sequence[str], abandoned: TransportFault | None) -> None:
+        """Count an example's transport faults (and whether one ended it), keeping a few raw answers."""
+        result = self.result
+        for record in records:
+            result.transport_faults[record.kind] += 1
+            if len(result.fault_samples) < FAULT_SAMPLES:
+                result.fault_samples.append(attrs.evolve(record, raw=redact(record.raw, secrets)))
+        if abandoned is not None:
+            result.abandoned[abandoned.kind] += 1
 
 
 def check(spec: TargetSpec, options: CheckOptions = CheckOptions(),

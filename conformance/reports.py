@@ -44,6 +44,11 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
         "unsupported_environment": sorted(op for op in result.unsupported if op in EVENTS),
         "unsupported_signatures": dict(sorted(result.unsupported.items())),
         "inconclusive": [{"reason": r, "examples": n} for r, n in Counter(result.inconclusive).most_common()],
+        "verdict_reasons": result.verdict_reasons(),
+        "transport_faults": {"total": sum(result.transport_faults.values()),
+                             "by_kind": dict(sorted(result.transport_faults.items())),
+                             "samples": [r.as_dict() for r in result.fault_samples]},
+        "abandoned_examples": {"total": sum(result.abandoned.values()), "by_kind": dict(sorted(result.abandoned.items()))},
         "regressions": result.regressions,
         "coverage": {
             "cells": cells,
@@ -83,16 +88,40 @@ def junit_xml(result: RunResult) -> str:
         counts["skipped"] += 1
         ET.SubElement(case, "skipped", message=f"inconclusive in {len(result.inconclusive)} examples: "
                                                f"{result.inconclusive[0]}")
+    for name, text in _run_notes(result):
+        case = ET.SubElement(suite, "testcase", classname="ckspec.run", name=name)
+        counts["tests"] += 1
+        counts["skipped"] += 1
+        ET.SubElement(case, "skipped", message=text)
     suite.set("tests", str(counts["tests"]))
     suite.set("failures", str(counts["failures"]))
     suite.set("errors", "0")
     suite.set("skipped", str(counts["skipped"]))
     props = ET.Element("properties")
     for name, value in (("target", result.target), ("verdict", result.verdict), ("seed", str(result.seed)),
-                        ("examples", str(result.examples)), ("steps", str(result.steps))):
+                        ("examples", str(result.examples)), ("steps", str(result.steps)),
+                        ("transport_faults", str(sum(result.transport_faults.values()))),
+                        ("abandoned_examples", str(sum(result.abandoned.values())))):
         ET.SubElement(props, "property", name=name, value=value)
     suite.insert(0, props)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def _run_notes(result: RunResult) -> list[tuple[str, str]]:
+    """What a run says besides its rules: why it is not conformant, and its transport faults."""
+    notes = [("verdict", reason) for reason in result.verdict_reasons()]
+    if result.transport_faults or result.abandoned:
+        notes.append(("transport faults", transport_summary(result)))
+    return notes
+
+
+def transport_summary(result: RunResult) -> str:
+    """One line: transport faults by kind, examples abandoned by kind (neither failures nor passes)."""
+    faults = ", ".join(f"{k} x{n}" for k, n in sorted(result.transport_faults.items())) or "none"
+    abandoned = ", ".join(f"{k} x{n}" for k, n in sorted(result.abandoned.items()))
+    return (f"transport faults (not the target's behaviour): {sum(result.transport_faults.values())} ({faults}); "
+            f"examples abandoned, outcome unknown: {sum(result.abandoned.values())}"
+            + (f" ({abandoned})" if abandoned else ""))
 
 
 # --- HTML ----------------------------------------------------------------------------------------------
@@ -148,6 +177,13 @@ def html_report(result: RunResult, command: str = "") -> str:
         parts.append("<h2>Inconclusive examples</h2><ul>")
         parts += [f"<li>{n} x {e(r)}</li>" for r, n in Counter(result.inconclusive).most_common()]
         parts.append("</ul>")
+    for name, text in _run_notes(result):
+        parts.append(f"<h2>{e(name.capitalize())}</h2><p>{e(text)}</p>")
+    if result.fault_samples:
+        parts.append("<table><tr><th>fault</th><th>call</th><th>raw answer</th></tr>")
+        parts += [f"<tr><td>{e(r.kind)}</td><td>{e(r.operation)}</td><td><code>{e(r.raw)}</code></td></tr>"
+                  for r in result.fault_samples]
+        parts.append("</table>")
     if result.unsupported:
         parts.append("<h2>Unsupported</h2><table><tr><th>operation or control</th><th>answer</th></tr>")
         parts += [f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in sorted(result.unsupported.items())]

@@ -72,6 +72,10 @@ def _unsupported(cards: Sequence[Scorecard]) -> list[str]:
         if card.faked:
             out.append("- set-up controls the adapter faked to build the starting account (no rule is counted as "
                        "passed on a fake): " + ", ".join(f"`{k}`" for k in sorted(card.faked)))
+        if card.transport_faults or card.abandoned:
+            out.append("- transport faults (not the target's behaviour): "
+                       + ", ".join(f"{k} x{v}" for k, v in sorted(card.transport_faults.items()))
+                       + f"; examples abandoned: {sum(card.abandoned.values())}")
         if card.not_offered:
             out.append("- environment controls the adapter cannot perform (never generated): "
                        + ", ".join(f"`{k}`" for k in card.not_offered))

@@ -86,10 +86,11 @@ def _check_adapter(name: str, target: Any) -> None:
 
 
 def load_target(name: str, *, region: str | None = None, profile: str | None = None, accept_aws_costs: bool = False,
-                aws_clusters: tuple[str, ...] = ()) -> TargetSpec:
+                aws_clusters: tuple[str, ...] = (), request_timeout: float = 15.0) -> TargetSpec:
     """The target a ``--target`` value names; TargetNameError if there is none. ``region`` and
-    ``profile`` apply to targets reached over the wire; ``accept_aws_costs`` and
-    ``aws_clusters`` to ``aws`` (:mod:`ckspec.conformance.aws_target`)."""
+    ``profile`` apply to targets reached over the wire, ``request_timeout`` (the connect and
+    read timeout of each request, seconds) to ``http://`` and ``serve``; ``accept_aws_costs``
+    and ``aws_clusters`` to ``aws`` (:mod:`ckspec.conformance.aws_target`)."""
     from .mutants import MUTANTS
     from .reference import ReferenceTarget
 
@@ -110,7 +111,8 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
         cls = MUTANTS[found[0]]
         return TargetSpec(f"mutant:{found[0]}", cls)
     if name in ("serve", "serve:random"):
-        return TargetSpec(name, _ServedTargets(choices="random" if name == "serve:random" else "reference"),
+        return TargetSpec(name, _ServedTargets(choices="random" if name == "serve:random" else "reference",
+                                               timeout=request_timeout),
                           packages=("boto3", "botocore"))
     if name in ("moto", "moto-server"):
         from .moto_targets import PACKAGES, MotoServerTargets, MotoTarget
@@ -125,7 +127,7 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
         except AwsConfigurationError as exc:
             raise TargetNameError(str(exc)) from None
     if name.startswith(("http://", "https://")):
-        return _endpoint_target(name, region, profile)
+        return _endpoint_target(name, region, profile, request_timeout)
     if ":" in name:
         return _user_target(name)
     raise TargetNameError(f"unknown target {name!r}: use reference, reference:random, reference:free, "
@@ -136,8 +138,8 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
 class _ServedTargets:
     """The factory of ``--target serve``: one ckspec serve per run, started by the first example."""
 
-    def __init__(self, choices: str) -> None:
-        self.choices = choices
+    def __init__(self, choices: str, timeout: float = 15.0) -> None:
+        self.choices, self.timeout = choices, timeout
         self.server: Any = None
 
     def __call__(self, seed: int = 0) -> Target:
@@ -147,7 +149,7 @@ class _ServedTargets:
 
         if self.server is None:
             self.server = EmulatorServer(ServeOptions(clock="manual", choices=self.choices)).start()
-        return BotoTarget(seed, endpoint_url=self.server.url, name=f"serve ({self.server.url})")
+        return BotoTarget(seed, endpoint_url=self.server.url, name=f"serve ({self.server.url})", timeout=self.timeout)
 
     def close(self) -> None:
         server, self.server = self.server, None
@@ -155,7 +157,7 @@ class _ServedTargets:
             server.stop()
 
 
-def _endpoint_target(url: str, region: str | None, profile: str | None) -> TargetSpec:
+def _endpoint_target(url: str, region: str | None, profile: str | None, timeout: float = 15.0) -> TargetSpec:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -168,7 +170,8 @@ def _endpoint_target(url: str, region: str | None, profile: str | None) -> Targe
     from .wire import BotoTarget
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return TargetSpec(url, lambda seed: BotoTarget(seed, endpoint_url=url, region=region, profile=profile))
+    return TargetSpec(url, lambda seed: BotoTarget(seed, endpoint_url=url, region=region, profile=profile,
+                                                   timeout=timeout))
 
 
 def _user_target(name: str) -> TargetSpec:
