@@ -267,7 +267,7 @@ class _Run:
                 raise _Abort(exc) from None
             except TransportFault as spoiled:  # its reset or probe was spoiled
                 fault = spoiled
-                self._faulted([spoiled.record], (), None)
+                self._faulted(getattr(spoiled, "records", None) or [spoiled.record], (), None)
                 continue
             session = Session(target, poll_budget=self.options.poll_budget,
                               poll_interval=self.options.poll_interval, unsupported=self.result.unsupported,

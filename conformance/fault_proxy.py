@@ -96,6 +96,8 @@ class FaultProxy:
         #: mode -> faults injected so far; ``requests``: requests relayed or spoiled
         self.faults: Counter[str] = Counter()
         self.requests = 0
+        #: (mode, request path, operation named in X-Amz-Target) of every fault, in order
+        self.log: list[tuple[str, str, str]] = []
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._httpd = _QuietServer((LOOPBACK, port), _Handler)
@@ -131,7 +133,7 @@ class FaultProxy:
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
-    def draw(self) -> str | None:
+    def draw(self, path: str = "", operation: str = "") -> str | None:
         """The fault for the next request, or None (seeded, in arrival order)."""
         with self._lock:
             self.requests += 1
@@ -140,6 +142,7 @@ class FaultProxy:
             if not hit or (self.plan.budget is not None and sum(self.faults.values()) >= self.plan.budget):
                 return None
             self.faults[mode] += 1
+            self.log.append((mode, path, operation))
             return mode
 
     def garble(self, body: bytes) -> bytes:
@@ -177,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
-        mode = proxy.draw()
+        mode = proxy.draw(self.path, (self.headers.get("X-Amz-Target") or "").rpartition(".")[2])
         if mode == "html500":
             self._answer(500, HTML_500, "text/html; charset=utf-8")
             return

@@ -339,7 +339,7 @@ def _example(spec: TargetSpec, options: ScorecardOptions, target_seed: int, card
     try:
         target = spec.make(target_seed)
     except TransportFault as fault:  # its reset or probe was spoiled: the example never began
-        card.transport_faults[fault.kind] += 1
+        card.transport_faults.update(r.kind for r in getattr(fault, "records", None) or [fault.record])
         card.abandoned[fault.kind] += 1
         return None
     session = Session(target, poll_budget=options.poll_budget, poll_interval=options.poll_interval,

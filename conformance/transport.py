@@ -116,6 +116,8 @@ def classify_exception(exc: BaseException) -> str | None:
     import urllib3.exceptions
 
     chain = list(_chain(exc))
+    if any(isinstance(e, http.client.RemoteDisconnected) for e in chain):  # a ConnectionResetError subclass
+        return "connection closed"
     if any(isinstance(e, (ConnectionResetError, BrokenPipeError)) for e in chain):
         return "connection reset"
     if isinstance(exc, (botocore.exceptions.ReadTimeoutError, socket.timeout, TimeoutError,
@@ -218,3 +220,19 @@ def before_parse_hook(operation_model: Any, response_dict: Mapping[str, Any], **
         text = body.decode("utf-8", "replace")
         raise TransportFault(record, Reply(500, "500", text), "HTTP 500 with an HTML body")
     raise TransportFault(record)
+
+
+def before_parse_hook_xml(operation_model: Any, response_dict: Mapping[str, Any], **_: Any) -> None:
+    """The same for EC2 (the query protocol, XML answers): a cut body, any 5xx, a success that is
+    not XML, a throttled request."""
+    status, body = int(response_dict.get("status_code", 0)), response_dict.get("body") or b""
+    if not isinstance(body, bytes):
+        return
+    declared = _header(response_dict.get("headers") or {}, "content-length")
+    kind = ("truncated body" if declared is not None and declared.isdigit() and int(declared) > len(body)
+            else "server error" if status >= 500
+            else "garbled body" if status == 200 and not body.lstrip().startswith(b"<")
+            else "throttled" if status >= 400 and (b"RequestLimitExceeded" in body or b"Throttling" in body)
+            else None)
+    if kind is not None:
+        raise TransportFault(FaultRecord(kind, operation_model.name, raw_text(body)))

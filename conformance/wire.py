@@ -63,7 +63,7 @@ from .credentials import placeholder_anchor, sign_cluster_csr
 from .isolation import QUOTA, Isolation, NamePrefix, foreign_stores, next_prefix, post_reset, remove
 from .session import setup_steps
 from .transport import ATTEMPTS, FaultRecord, NotImplementedEvidence, TransportFault, before_parse_hook, \
-    classify_exception, is_read_only
+    before_parse_hook_xml, classify_exception, is_read_only
 
 #: Environment controls the CloudHSM v2 API performs.
 CLOUDHSM_EVENTS = frozenset({"create_cluster", "create_hsm", "initialize_cluster", "delete_hsm", "delete_cluster",
@@ -105,13 +105,17 @@ class BotoTarget(Target):
         self.kms, self.cloudhsm, self._ec2_client = _clients(endpoint_url, region, credentials, profile, timeout,
                                                              isolated)
         self.control = ControlClient(endpoint_url, timeout) if endpoint_url and control else None
-        self.info: ControlInfo | None = self.control.describe() if self.control else None
         #: the example's own names on a shared account (prefix isolation), else None
         self.names: NamePrefix | None = None
         self._own_stores: list[str] = []
         self._own_keys: list[str] = []
-        self.isolation = isolation or self._isolate(reset, reset_url, timeout)
-        self.has_cloudhsm = self._probe_cloudhsm()
+        try:
+            self.info: ControlInfo | None = self.control.describe() if self.control else None
+            self.isolation = isolation or self._isolate(reset, reset_url, timeout)
+            self.has_cloudhsm = self._probe_cloudhsm()
+        except TransportFault as fault:  # the example never begins: its faults travel with the exception
+            fault.records = self.faults  # type: ignore[attr-defined]
+            raise
         self.has_ec2: bool | None = None  # probed when the first cluster needs subnets
         self._vpc: str | None = None
         self._cluster_zones: dict[str, int] = {}
@@ -404,12 +408,18 @@ def _clients(endpoint_url: str | None, region: str, credentials: tuple[str, ...]
     session = _session(endpoint_url, region, credentials, profile, isolated)
     config = Config(retries={"total_max_attempts": 1}, parameter_validation=False, connect_timeout=timeout,
                     read_timeout=timeout, region_name=region)
-    ec2 = functools.lru_cache(maxsize=1)(lambda: session.client("ec2", endpoint_url=endpoint_url, config=config))
+    ec2 = functools.lru_cache(maxsize=1)(lambda: _ec2_client(session, endpoint_url, config))
     kms = session.client("kms", endpoint_url=endpoint_url, config=config)
     cloudhsm = session.client("cloudhsmv2", endpoint_url=endpoint_url, config=config)
     for client in (kms, cloudhsm):  # JSON protocols: a spoiled answer is a TransportFault, never parsed
         client.meta.events.register("before-parse", before_parse_hook)
     return kms, cloudhsm, ec2
+
+
+def _ec2_client(session: boto3.session.Session, endpoint_url: str | None, config: Config) -> Any:
+    client = session.client("ec2", endpoint_url=endpoint_url, config=config)
+    client.meta.events.register("before-parse", before_parse_hook_xml)
+    return client
 
 
 def _session(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None, profile: str | None,
