@@ -162,6 +162,7 @@ class _QuietServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # an idle client connection is closed after this long
+    disable_nagle_algorithm = True  # head and body go as two writes: no delayed-ACK stall between them
 
     def log_message(self, *_args: Any) -> None:  # requests carry passwords: log nothing
         pass

@@ -42,6 +42,8 @@ READ_ONLY_PREFIXES = ("Describe", "List", "Get")
 ATTEMPTS = 3
 #: calls of one operation with the same ambiguous signature (and no other answer) that make it unsupported
 REPEATS = 3
+#: error codes that say "not implemented" whatever the status (HTTP 501 says it by itself)
+UNAMBIGUOUS_CODES = frozenset({"InvalidAction", "UnknownOperationException", "NotImplemented"})
 #: characters of a raw answer kept in a report
 RAW_CHARS = 300
 _SECRET_MEMBER = re.compile(r'("?(?:KeyStorePassword|Password|password)"?\s*[:=]\s*)("[^"]*"|\'[^\']*\'|[^,}\s]+)')
@@ -149,7 +151,7 @@ def classify_answer(status: int, headers: Mapping[str, str], body: bytes) -> str
         return "truncated body"
     document = _json_object(body)
     code = _error_code(headers, document)
-    if status >= 500 and code not in documented_errors():
+    if status >= 500 and status != 501 and code not in documented_errors() | UNAMBIGUOUS_CODES:
         return "server error"
     if body.strip() and document is None:
         return "garbled body"

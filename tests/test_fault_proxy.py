@@ -121,6 +121,8 @@ JSON = {"Content-Type": "application/x-amz-json-1.1"}
     (400, JSON, b'{"__type":"CustomKeyStoreInvalidStateException","message":"x"}', None),
     (200, JSON, b'{"CustomKeyStores":[],"Truncated":false}', None),
     (200, JSON, b"", None),
+    (501, JSON, b'{"__type":"NotImplemented","message":"not yet"}', None),  # not implemented: unambiguous
+    (500, JSON, b'{"__type":"UnknownOperationException"}', None),
 ])
 def test_answers_are_classified(status, headers, body, kind):
     assert classify_answer(status, headers, body) == kind
