@@ -205,6 +205,8 @@ def show(result: Any, command: str) -> None:
         console.print(f"[yellow]inconclusive[/yellow] examples: {len(result.inconclusive)}: {result.inconclusive[0]}")
     for reason in result.verdict_reasons():
         console.print(f"[yellow]inconclusive[/yellow]: {reason}", highlight=False)
+    if result.stopped_early:
+        console.print(f"[yellow]note[/yellow]: {result.stopped_early}", highlight=False)
     if result.transport_faults or result.abandoned:
         from ckspec.conformance.reports import transport_summary
 

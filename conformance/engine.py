@@ -104,6 +104,9 @@ class RunResult:
     #: kind of the fault that ended it -> examples abandoned (their outcome unknown)
     abandoned: Counter[str] = attrs.field(factory=Counter)
     evidence: NotImplementedEvidence = attrs.field(factory=NotImplementedEvidence)
+    #: why generation ended before the budget, when it did (Hypothesis found an example it could
+    #: not replay the same way, after a transport fault cut one short)
+    stopped_early: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -182,10 +185,13 @@ def minimise(spec: TargetSpec, steps: Sequence[Step], seed: int, same: Callable[
     return current, last
 
 
-def generated_example(session: Session, data: Any, steps: int) -> None:
+def generated_example(session: Session, data: Any, steps: int, redo: "_Redo | None" = None) -> None:
     """Draw and run up to ``steps`` steps on a session whose starting account is set up: the
     rules this example enables (swarm testing), then one step at a time from the worlds the
-    model still allows. ``data`` is a :class:`~.generator.Draws`. Raises what the session raises."""
+    model still allows. ``data`` is a :class:`~.generator.Draws`. Raises what the session raises.
+    With ``redo``, steps run through it (a transport fault redoes the example so far)."""
+    if redo is not None:
+        session = redo.session
     memory = Memory()
     rules = swarm(data, available_rules(session.capabilities, session.unsupported))
     # like Hypothesis's stateful testing: a "go on?" choice before each step, which shrinks
@@ -195,7 +201,53 @@ def generated_example(session: Session, data: Any, steps: int) -> None:
         if not data.boolean(go_on):
             break
         memory.note(session.world)
-        session.run(draw_step(data, rules, session, memory))
+        step = draw_step(data, rules, session, memory)
+        if redo is None:
+            session.run(step)
+        else:
+            session = redo.run(step)
+
+
+class _Redo:
+    """An example's session, redone from scratch when a step's answer is spoiled: its outcome is
+    unknown, so a fresh target (reset, or a new prefix) gets the starting account and the steps
+    so far again, and then the step; at most :data:`ATTEMPTS` times, then the fault ends the
+    example. Redone, a deterministic target shows Hypothesis the same example as without the
+    fault (an example cut short would make Hypothesis's replays inconsistent)."""
+
+    def __init__(self, run: "_Run", session: Session, seed: int) -> None:
+        self.owner, self.session, self.seed = run, session, seed
+
+    def run(self, step: Step) -> Session:
+        """Run ``step`` on the current session (redone as needed); the session it ran on."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                self.session.run(step)
+                return self.session
+            except TransportFault as fault:
+                if attempt == ATTEMPTS:
+                    raise
+                self._redo(fault)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _redo(self, fault: TransportFault) -> None:
+        trail = tuple(self.session.trail[:-1])
+        self.owner.retire(self.session)
+        for _ in range(ATTEMPTS):
+            session, error = self.owner._set_up(self.seed)
+            if session is None:
+                raise fault
+            self.session = session
+            if error is not None:
+                raise error
+            try:
+                for step in trail:
+                    session.run(step)
+                return
+            except TransportFault as again:
+                fault = again
+                self.owner.retire(session)
+        raise fault
 
 
 class _Abort(BaseException):
@@ -215,6 +267,8 @@ class _Run:
         self.spec, self.options, self.result, self.progress = spec, options, result, progress
         self.started = time.perf_counter()
         self.last_failure: tuple[Nonconformance, int] | None = None
+        #: sessions closed after a transport fault, their faults counted (this example's)
+        self._retired: list[Session] = []
 
     def example(self, data: Any) -> None:
         result = self.result
@@ -228,11 +282,12 @@ class _Run:
                 self.progress(result)
             return
         abandoned: TransportFault | None = None
+        redo = _Redo(self, session, seed)
         try:
             if error is not None:
                 raise error
-            generated_example(session, data, self.options.steps)
-        except TransportFault as fault:  # outcome unknown: abandoned, never a failure
+            generated_example(session, data, self.options.steps, redo)
+        except TransportFault as fault:  # outcome unknown, even when redone: abandoned, never a failure
             abandoned = fault
         except Inconclusive as exc:
             result.inconclusive.append(str(exc))
@@ -241,12 +296,17 @@ class _Run:
         except Nonconformance as exc:
             self.last_failure = (exc, seed)
             if result.first_failure_steps is None:
-                result.first_failure_steps = result.steps + session.steps_run
+                result.first_failure_steps = result.steps + redo.session.steps_run
                 result.first_failure_seconds = time.perf_counter() - self.started
             raise
         finally:
-            close_session(session)
-            self._faulted(getattr(session.target, "faults", ()), session.secret_values(), abandoned)
+            session = redo.session
+            if session in self._retired:  # its redo never got a new one going
+                result.abandoned[abandoned.kind if abandoned else "transport fault"] += 1
+            else:
+                close_session(session)
+                self._faulted(getattr(session.target, "faults", ()), session.secret_values(), abandoned)
+            self._retired.clear()
             result.steps += session.steps_run
             result.examples += 1
             result.coverage.merge(session.coverage)
@@ -276,13 +336,21 @@ class _Run:
                 session.setup()
             except TransportFault as spoiled:
                 fault = spoiled
-                close_session(session)
-                self._faulted(getattr(target, "faults", ()), session.secret_values(), None)
+                self.retire(session)
                 continue
             except Exception as exc:  # noqa: BLE001 - the caller raises it where it handles it
                 return session, exc
             return session, None
         return None, fault
+
+    def retire(self, session: Session) -> None:
+        """Close a session given up after a transport fault, counting its faults (not its coverage:
+        its steps are redone)."""
+        if session in self._retired:
+            return
+        self._retired.append(session)
+        close_session(session)
+        self._faulted(getattr(session.target, "faults", ()), session.secret_values(), None)
 
     def _faulted(self, records: Any, secrets: Sequence[str], abandoned: TransportFault | None) -> None:
         """Count an example's transport faults (and whether one ended it), keeping a few raw answers."""
@@ -348,9 +416,21 @@ def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
         raise abort.error from None
     except Nonconformance:
         pass
-    except Exception:  # Hypothesis's Flaky and friends: the last failure seen is still reported
+    except Exception as exc:  # Hypothesis's Flaky and friends: the last failure seen is still reported
         if run.last_failure is None:
-            raise
+            if not (_flaky(exc) and (run.result.abandoned or run.result.transport_faults)):
+                raise
+            # an example cut short by a fault draws less than it did before: Hypothesis cannot
+            # replay it the same way; what the completed examples showed stands
+            run.result.stopped_early = (f"generation stopped after {run.result.examples} of {options.examples} "
+                                        f"examples: an example cut short by a transport fault could not be "
+                                        f"replayed the same way ({type(exc).__name__})")
+
+
+def _flaky(exc: BaseException) -> bool:
+    from hypothesis.errors import Flaky
+
+    return isinstance(exc, Flaky) or type(exc).__name__.startswith("Flaky")
 
 
 def _report(spec: TargetSpec, options: CheckOptions, found: tuple[Nonconformance, int],

@@ -45,6 +45,7 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
         "unsupported_signatures": dict(sorted(result.unsupported.items())),
         "inconclusive": [{"reason": r, "examples": n} for r, n in Counter(result.inconclusive).most_common()],
         "verdict_reasons": result.verdict_reasons(),
+        "stopped_early": result.stopped_early,
         "transport_faults": {"total": sum(result.transport_faults.values()),
                              "by_kind": dict(sorted(result.transport_faults.items())),
                              "samples": [r.as_dict() for r in result.fault_samples]},
@@ -110,6 +111,8 @@ def junit_xml(result: RunResult) -> str:
 def _run_notes(result: RunResult) -> list[tuple[str, str]]:
     """What a run says besides its rules: why it is not conformant, and its transport faults."""
     notes = [("verdict", reason) for reason in result.verdict_reasons()]
+    if result.stopped_early:
+        notes.append(("stopped early", result.stopped_early))
     if result.transport_faults or result.abandoned:
         notes.append(("transport faults", transport_summary(result)))
     return notes

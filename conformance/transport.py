@@ -26,6 +26,7 @@ import http.client
 import json
 import re
 import socket
+import urllib.error
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -113,24 +114,36 @@ class NotImplementedEvidence:
 # --- classification ---------------------------------------------------------------------------------
 
 def classify_exception(exc: BaseException) -> str | None:
-    """The kind of transport fault an exception from an HTTP client means, or None."""
+    """The kind of transport fault an exception from an HTTP client means, or None. Only an
+    exception of a transport type counts; its chain (what botocore or urllib wrapped) only tells
+    a reset from a close."""
     import botocore.exceptions
     import urllib3.exceptions
 
+    if isinstance(exc, (botocore.exceptions.ReadTimeoutError, socket.timeout, TimeoutError,
+                        urllib3.exceptions.ReadTimeoutError)):
+        return "read timeout"
+    if isinstance(exc, (http.client.IncompleteRead, urllib3.exceptions.IncompleteRead)):
+        return "truncated body"
+    transport = (botocore.exceptions.ConnectionClosedError, urllib3.exceptions.ProtocolError,
+                 http.client.HTTPException, ConnectionError, urllib.error.URLError)
+    if not isinstance(exc, transport):
+        return None
     chain = list(_chain(exc))
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return None  # nobody listens: unreachable, not a spoiled answer
+    if any(isinstance(e, (socket.timeout, TimeoutError)) for e in chain):
+        return "read timeout"
+    if any(isinstance(e, (http.client.IncompleteRead, urllib3.exceptions.IncompleteRead)) for e in chain):
+        return "truncated body"
     if any(isinstance(e, http.client.RemoteDisconnected) for e in chain):  # a ConnectionResetError subclass
         return "connection closed"
     if any(isinstance(e, (ConnectionResetError, BrokenPipeError)) for e in chain):
         return "connection reset"
-    if isinstance(exc, (botocore.exceptions.ReadTimeoutError, socket.timeout, TimeoutError,
-                        urllib3.exceptions.ReadTimeoutError)):
-        return "read timeout"
-    if any(isinstance(e, (http.client.IncompleteRead, urllib3.exceptions.IncompleteRead)) for e in chain):
-        return "truncated body"
-    if isinstance(exc, (botocore.exceptions.ConnectionClosedError, http.client.RemoteDisconnected,
-                        ConnectionAbortedError, urllib3.exceptions.ProtocolError, http.client.BadStatusLine)):
-        return "connection closed"
-    return None
+    if isinstance(exc, urllib.error.URLError) and not any(
+            isinstance(e, (ConnectionAbortedError, http.client.HTTPException)) for e in chain):
+        return None  # refused, no such host: unreachable, not a spoiled answer
+    return "connection closed"
 
 
 def _chain(exc: BaseException | None) -> Iterable[BaseException]:
