@@ -207,6 +207,9 @@ def show(result: Any, command: str) -> None:
         console.print(f"[yellow]inconclusive[/yellow]: {reason}", highlight=False)
     if result.stopped_early:
         console.print(f"[yellow]note[/yellow]: {result.stopped_early}", highlight=False)
+    elif result.restarts:
+        console.print(f"note: generation started again {result.restarts} time(s) on the next seed (an example cut "
+                      f"short by a transport fault could not be replayed the same way)", highlight=False)
     if result.transport_faults or result.abandoned:
         from ckspec.conformance.reports import transport_summary
 

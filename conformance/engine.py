@@ -37,6 +37,8 @@ from .transport import ATTEMPTS, FaultRecord, NotImplementedEvidence, TransportF
 #: the core lifecycle: a run in which one of them is unsupported tested no key store at all
 CORE_OPERATIONS = ("CreateCustomKeyStore", "ConnectCustomKeyStore", "DisconnectCustomKeyStore",
                    "DescribeCustomKeyStores", "DeleteCustomKeyStore")
+#: how many times generation starts again after an example a transport fault made unrepeatable
+RESTARTS = 5
 #: transport faults whose raw answers a report keeps
 FAULT_SAMPLES = 20
 
@@ -107,6 +109,8 @@ class RunResult:
     #: why generation ended before the budget, when it did (Hypothesis found an example it could
     #: not replay the same way, after a transport fault cut one short)
     stopped_early: str | None = None
+    #: how many times generation started again on the next seed (see :func:`_hypothesis`)
+    restarts: int = 0
 
     @property
     def verdict(self) -> str:
@@ -400,9 +404,25 @@ def _private_hypothesis_home() -> Iterator[None]:
 
 
 def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
+    """Generate the examples. An example cut short by a transport fault draws less than it did
+    before, and Hypothesis cannot replay it the same way: generation then starts again on the
+    next seed for the examples left, at most :data:`RESTARTS` times (what completed stands)."""
+    for restart in range(RESTARTS + 1):
+        left = options.examples - run.result.examples
+        if left <= 0 or not _generate(run, options, seed + restart, left):
+            return
+        run.result.restarts = restart + 1
+    run.result.stopped_early = (f"generation stopped after {run.result.examples} of {options.examples} examples: "
+                                f"after {RESTARTS} restarts, examples cut short by transport faults still could not "
+                                f"be replayed the same way")
+
+
+def _generate(run: _Run, options: CheckOptions, seed: int, examples: int) -> bool:
+    """Up to ``examples`` examples from ``seed``; True when Hypothesis gave up on an example
+    that a transport fault made unrepeatable (and no failure was found)."""
     phases = (Phase.generate, Phase.shrink) if options.shrink else (Phase.generate,)
 
-    @settings(max_examples=options.examples, database=None, deadline=None, phases=phases, derandomize=False,
+    @settings(max_examples=examples, database=None, deadline=None, phases=phases, derandomize=False,
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False,
               report_multiple_bugs=False)
     @given(st.data())
@@ -420,11 +440,8 @@ def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
         if run.last_failure is None:
             if not (_flaky(exc) and (run.result.abandoned or run.result.transport_faults)):
                 raise
-            # an example cut short by a fault draws less than it did before: Hypothesis cannot
-            # replay it the same way; what the completed examples showed stands
-            run.result.stopped_early = (f"generation stopped after {run.result.examples} of {options.examples} "
-                                        f"examples: an example cut short by a transport fault could not be "
-                                        f"replayed the same way ({type(exc).__name__})")
+            return True
+    return False
 
 
 def _flaky(exc: BaseException) -> bool:

@@ -46,6 +46,7 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
         "inconclusive": [{"reason": r, "examples": n} for r, n in Counter(result.inconclusive).most_common()],
         "verdict_reasons": result.verdict_reasons(),
         "stopped_early": result.stopped_early,
+        "generation_restarts": result.restarts,
         "transport_faults": {"total": sum(result.transport_faults.values()),
                              "by_kind": dict(sorted(result.transport_faults.items())),
                              "samples": [r.as_dict() for r in result.fault_samples]},
@@ -113,6 +114,10 @@ def _run_notes(result: RunResult) -> list[tuple[str, str]]:
     notes = [("verdict", reason) for reason in result.verdict_reasons()]
     if result.stopped_early:
         notes.append(("stopped early", result.stopped_early))
+    if result.restarts:
+        notes.append(("generation restarts", f"generation started again {result.restarts} time(s) on the next seed: "
+                                             f"an example cut short by a transport fault could not be replayed the "
+                                             f"same way"))
     if result.transport_faults or result.abandoned:
         notes.append(("transport faults", transport_summary(result)))
     return notes

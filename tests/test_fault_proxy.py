@@ -234,3 +234,23 @@ def test_all_modes_at_once_on_two_seeds(endpoint, tmp_path, capsys):
         code, report, output, _ = _check_through(endpoint, tmp_path, capsys, MODES, 0.05, seed=seed)
         assert code in (0, 4) and not report["failures"], output
         assert report["transport_faults"]["total"] > 0
+
+
+def test_every_report_counts_faults_and_abandoned_examples():
+    from ckspec.conformance.reports import as_json, html_report, junit_xml
+
+    result = RunResult("http://127.0.0.1:1", 3, examples=5)
+    result.transport_faults.update({"read timeout": 4, "connection reset": 2})
+    result.abandoned["read timeout"] = 1
+    result.fault_samples.append(FaultRecord("connection reset", "CreateKey", redact('{"KeyStorePassword":"Pxyz"}')))
+    result.stopped_early = "generation stopped after 5 of 9 examples: ..."
+    document = as_json(result)
+    assert document["transport_faults"]["total"] == 6 and document["abandoned_examples"] == {
+        "total": 1, "by_kind": {"read timeout": 1}}
+    assert document["transport_faults"]["samples"][0]["operation"] == "CreateKey"
+    assert document["verdict"] == "conformant" and document["stopped_early"]
+    junit = junit_xml(result)
+    assert 'name="transport faults"' in junit and "read timeout x4" in junit
+    assert 'name="abandoned_examples" value="1"' in junit
+    page = html_report(result)
+    assert "Transport faults" in page and "connection reset x2" in page and "Pxyz" not in page + junit + str(document)
