@@ -409,9 +409,11 @@ def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
     next seed for the examples left, at most :data:`RESTARTS` times (what completed stands)."""
     for restart in range(RESTARTS + 1):
         left = options.examples - run.result.examples
-        if left <= 0 or not _generate(run, options, seed + restart, left):
+        if left <= 0:
             return
-        run.result.restarts = restart + 1
+        run.result.restarts = restart
+        if not _generate(run, options, seed + restart, left):
+            return
     run.result.stopped_early = (f"generation stopped after {run.result.examples} of {options.examples} examples: "
                                 f"after {RESTARTS} restarts, examples cut short by transport faults still could not "
                                 f"be replayed the same way")

@@ -254,3 +254,25 @@ def test_every_report_counts_faults_and_abandoned_examples():
     assert 'name="abandoned_examples" value="1"' in junit
     page = html_report(result)
     assert "Transport faults" in page and "connection reset x2" in page and "Pxyz" not in page + junit + str(document)
+
+
+def test_generation_starts_again_when_a_fault_made_an_example_unrepeatable(monkeypatch):
+    """Hypothesis gives up on an example a fault cut short: the examples left run on the next seed,
+    at most RESTARTS times, and then the run says it stopped early."""
+    from ckspec.conformance import engine
+
+    seeds = []
+
+    def generate(run, options, seed, examples, unrepeatable):
+        seeds.append((seed, examples))
+        run.result.examples += 2
+        return unrepeatable
+
+    for unrepeatable, restarts in ((False, 0), (True, engine.RESTARTS)):
+        seeds.clear()
+        run = engine._Run(None, engine.CheckOptions(examples=20), RunResult("t", 0), None)
+        monkeypatch.setattr(engine, "_generate", lambda *a, u=unrepeatable: generate(*a, u))
+        engine._hypothesis(run, run.options, 40)
+        assert run.result.restarts == restarts
+        assert seeds == [(40 + i, 20 - 2 * i) for i in range(restarts + 1)]
+        assert (run.result.stopped_early is not None) == unrepeatable
