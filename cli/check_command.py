@@ -1,7 +1,8 @@
 """ckspec check: hold an implementation to the model (the conformance engine).
 
 Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target unreachable,
-4 inconclusive (polling ran out of budget; never reported as a failure).
+4 inconclusive (polling ran out of budget, the core lifecycle operations are unsupported, or
+every example was abandoned after a transport fault; never reported as a failure).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="hold a target (reference, mutant:NAME, module:Class) to the model",
                        description="Drive the target with generated steps and check every answer against the model. "
                                    "Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target "
-                                   "unreachable, 4 inconclusive (polling ran out of budget).")
+                                   "unreachable, 4 inconclusive (polling ran out of budget, core lifecycle "
+                                   "operations unsupported, or every example abandoned after a transport fault).")
     add_target_arguments(p)
     p.add_argument("--examples", type=at_least_one, default=DEFAULT_EXAMPLES,
                    help="Hypothesis examples to generate (default %(default)s)")
@@ -64,6 +66,9 @@ def add_wire_arguments(p: argparse.ArgumentParser) -> None:
                    help="an endpoint target's own reset route, POSTed before each example (e.g. "
                         "http://127.0.0.1:4566/_reset); without it, and without ckspec's /_ckspec extension, "
                         "examples are isolated by store-name prefix")
+    p.add_argument("--request-timeout", type=seconds(), default=15.0, metavar="SECONDS",
+                   help="connect and read timeout of each request to a target reached over the wire (http://, "
+                        "serve); a request that times out is a transport fault (default %(default)s)")
     p.add_argument("--poll-budget", type=at_least_one, default=30, metavar="N",
                    help="polls of asynchronous work before an example is inconclusive (default %(default)s)")
     p.add_argument("--poll-interval", type=seconds(), default=1.0, metavar="SECONDS",
@@ -73,7 +78,8 @@ def add_wire_arguments(p: argparse.ArgumentParser) -> None:
 def wire_options(args: argparse.Namespace) -> dict[str, Any]:
     """What :func:`ckspec.conformance.load_target` takes from :func:`add_wire_arguments`."""
     return {"region": args.region, "profile": args.profile, "accept_aws_costs": args.i_accept_aws_costs,
-            "aws_clusters": tuple(args.aws_cluster), "reset_url": args.reset_url}
+            "aws_clusters": tuple(args.aws_cluster), "reset_url": args.reset_url,
+            "request_timeout": args.request_timeout}
 
 
 def target_spec(args: argparse.Namespace) -> Any:
@@ -86,7 +92,7 @@ def target_spec(args: argparse.Namespace) -> Any:
     except TargetNameError as exc:
         raise CliError(str(exc)) from None
     try:
-        spec.make(0).close()
+        _probe(spec)
     except TargetNameError as exc:
         spec.close()
         raise CliError(str(exc)) from None
@@ -94,6 +100,21 @@ def target_spec(args: argparse.Namespace) -> Any:
         spec.close()
         raise
     return spec
+
+
+def _probe(spec: Any) -> None:
+    """Make (and close) one target; a transport fault is retried, three in a row are unreachable."""
+    from ckspec.conformance import TargetUnreachable
+    from ckspec.conformance.transport import ATTEMPTS, TransportFault
+
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            spec.make(0).close()
+            return
+        except TransportFault as fault:
+            if attempt == ATTEMPTS:
+                raise TargetUnreachable(f"target {spec.name}: {ATTEMPTS} transport faults in a row ({fault.kind})") \
+                    from None
 
 
 def unreachable(exc: BaseException) -> int:
@@ -198,6 +219,17 @@ def show(result: Any, command: str) -> None:
         console.print("unsupported: " + ", ".join(f"{k} ({v})" for k, v in sorted(result.unsupported.items())))
     if result.inconclusive:
         console.print(f"[yellow]inconclusive[/yellow] examples: {len(result.inconclusive)}: {result.inconclusive[0]}")
+    for reason in result.verdict_reasons():
+        console.print(f"[yellow]inconclusive[/yellow]: {reason}", highlight=False)
+    if result.stopped_early:
+        console.print(f"[yellow]note[/yellow]: {result.stopped_early}", highlight=False)
+    elif result.restarts:
+        console.print(f"note: generation started again {result.restarts} time(s) on the next seed (an example cut "
+                      f"short by a transport fault could not be replayed the same way)", highlight=False)
+    if result.transport_faults or result.abandoned:
+        from ckspec.conformance.reports import transport_summary
+
+        console.print(transport_summary(result), highlight=False)
     from ckspec.conformance.coverage import UNEXERCISABLE
 
     statuses = result.rule_statuses()

@@ -15,7 +15,7 @@ import json
 import shlex
 import sys
 
-from .check_command import _output_file, add_wire_arguments, against_target, wire_options
+from .check_command import _output_file, _probe, add_wire_arguments, against_target, wire_options
 from .errors import CliError, at_least_one, positive_int
 from .output import console, progress, table
 
@@ -87,7 +87,7 @@ def _scorecard(args: argparse.Namespace) -> int:
                 spec = stack.enter_context(load_target(name, **wire))
             except TargetNameError as exc:
                 raise CliError(str(exc)) from None
-            spec.make(0).close()  # unreachable (exit 3) before any work
+            _probe(spec)  # unreachable (exit 3) before any work
             specs.append(spec)
         for spec in specs:
             with progress(f"scorecard {spec.name}", enabled=not args.json) as update:
@@ -117,6 +117,12 @@ def _show(cards: list, command: str, page: str | None) -> None:
                           highlight=False)
         if card.unsupported:
             console.print(f"{card.target}: not implemented: " + ", ".join(sorted(card.unsupported)), highlight=False)
+        if card.transport_faults or card.abandoned:
+            console.print(f"{card.target}: transport faults: "
+                          + (", ".join(f"{k} x{v}" for k, v in sorted(card.transport_faults.items())) or "none")
+                          + f"; examples abandoned: {sum(card.abandoned.values())}"
+                          + (" (" + ", ".join(f"{k} x{v}" for k, v in sorted(card.abandoned.items())) + ")"
+                             if card.abandoned else ""), highlight=False)
     if page:
         console.print(f"page: {page}")
     console.print(f"rerun: {command}")

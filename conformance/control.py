@@ -28,19 +28,25 @@ steps. The protocol, version 1:
     forgets every store, key, cluster and fault: a fresh, empty account. Answer ``{}``.
 
 Errors are AWS-shaped: a 4xx status and ``{"__type": "ValidationException", "message": ...}``
-(unknown event, wrong arguments, bad JSON). Only the emulator's address should be able to
+(unknown event, wrong arguments, bad JSON). A spoiled answer (reset or closed connection,
+timeout, cut or non-JSON body, a 5xx, throttling) is a :class:`~.transport.TransportFault`:
+``GET /_ckspec`` and ``/reset`` are retried (they change nothing, or the same thing again),
+``/environment`` and ``/wait`` are not (their outcome is unknown). Only the emulator's address should be able to
 reach this extension: it exists for tests and must never be offered by a production endpoint.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from .transport import ATTEMPTS, FaultRecord, TransportFault, classify_exception, raw_text
 
 PREFIX = "/_ckspec"
 PROTOCOL = "ckspec-test-control"
@@ -81,11 +87,18 @@ class ControlClient:
     def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
         self.base = endpoint.rstrip("/") + PREFIX
         self.timeout = timeout
+        #: transport faults met by these calls (retried ones included)
+        self.faults: list[FaultRecord] = []
 
     def describe(self) -> ControlInfo | None:
-        """The extension's description, or None when the target does not offer it."""
+        """The extension's description, or None when the target does not offer it (a spoiled
+        answer, after retries, is a TransportFault: it says nothing about the extension)."""
         try:
-            status, data = self._request("GET", "", None)
+            status, data = self._retried("GET", "", None)
+        except TransportFault as fault:
+            if fault.kind in ("server error", "garbled body"):  # every time: an endpoint without the extension
+                return None
+            raise
         except (ControlError, OSError):
             return None
         if status != 200 or not isinstance(data, dict):
@@ -106,10 +119,10 @@ class ControlClient:
         return float(self._post("/wait", {"seconds": seconds}).get("now", 0.0))
 
     def reset(self, seed: int = 0) -> None:
-        self._post("/reset", {"seed": seed})
+        self._post("/reset", {"seed": seed}, retried=True)
 
-    def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        status, data = self._request("POST", path, body)
+    def _post(self, path: str, body: Mapping[str, Any], retried: bool = False) -> dict[str, Any]:
+        status, data = (self._retried if retried else self._request)("POST", path, body)
         if status != 200 or not isinstance(data, dict):
             kind = data.get("__type", "error") if isinstance(data, dict) else "error"
             message = data.get("message", "") if isinstance(data, dict) else ""
@@ -117,16 +130,42 @@ class ControlClient:
             raise ControlError(f"{PREFIX}{path}: HTTP {status} {kind}: {message}".rstrip(": "))
         return data
 
+    def _retried(self, method: str, path: str, body: Mapping[str, Any] | None) -> tuple[int, Any]:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self._request(method, path, body)
+            except TransportFault:
+                if attempt == ATTEMPTS:
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
     def _request(self, method: str, path: str, body: Mapping[str, Any] | None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
+        operation = f"{PREFIX}{path}"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    status, raw = response.status, response.read()
+            except urllib.error.HTTPError as exc:
+                status, raw = exc.code, exc.read()
+        except Exception as exc:  # the request carries a password: only the kind of error is kept
+            kind = classify_exception(exc)
+            if kind is None:
+                raise
+            raise self._fault(FaultRecord(kind, operation, type(exc).__name__)) from None
         try:
-            return status, json.loads(raw or b"null")
+            data = json.loads(raw or b"null")
         except ValueError:
-            return status, None
+            data = None
+        if status >= 500 or (status == 200 and data is None) or (
+                isinstance(data, dict) and str(data.get("__type", "")).endswith("ThrottlingException")):
+            kind = "server error" if status >= 500 else "throttled" if data is not None else "garbled body"
+            raise self._fault(FaultRecord(kind, operation, f"HTTP {status}: {raw_text(raw)}"))
+        return status, data
+
+    def _fault(self, record: FaultRecord) -> TransportFault:
+        self.faults.append(record)
+        return TransportFault(record)

@@ -15,6 +15,7 @@ import os
 import random
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -32,6 +33,15 @@ from .session import Session, program
 from .steps import Step
 from .targets import TargetSpec
 from .traces import load_trace, save_trace
+from .transport import ATTEMPTS, FaultRecord, NotImplementedEvidence, TransportFault, redact
+
+#: the core lifecycle: a run in which one of them is unsupported tested no key store at all
+CORE_OPERATIONS = ("CreateCustomKeyStore", "ConnectCustomKeyStore", "DisconnectCustomKeyStore",
+                   "DescribeCustomKeyStores", "DeleteCustomKeyStore")
+#: how many times generation starts again after an example a transport fault made unrepeatable
+RESTARTS = 5
+#: transport faults whose raw answers a report keeps
+FAULT_SAMPLES = 20
 
 
 @attrs.frozen
@@ -105,14 +115,41 @@ class RunResult:
     isolation: Isolation | None = None
     #: answers only the set-up ckspec faked explains (:mod:`.faked`): neither failures nor passes
     faked_setup: list[str] = attrs.field(factory=list)
+    #: kind -> transport faults met (retried calls included); a few of them with the raw answer
+    transport_faults: Counter[str] = attrs.field(factory=Counter)
+    fault_samples: list[FaultRecord] = attrs.field(factory=list)
+    #: kind of the fault that ended it -> examples abandoned (their outcome unknown)
+    abandoned: Counter[str] = attrs.field(factory=Counter)
+    evidence: NotImplementedEvidence = attrs.field(factory=NotImplementedEvidence)
+    #: why generation ended before the budget, when it did (Hypothesis found an example it could
+    #: not replay the same way, after a transport fault cut one short)
+    stopped_early: str | None = None
+    #: how many times generation started again on the next seed (see :func:`_hypothesis`)
+    restarts: int = 0
 
     @property
     def verdict(self) -> str:
+        """From the examples that completed: abandoned examples neither pass nor fail, but a run
+        in which none completed, or the core lifecycle is unsupported, is inconclusive."""
         if self.failures:
             return "non-conformant"
-        if self.inconclusive:
+        if self.inconclusive or self.verdict_reasons():
             return "inconclusive"
         return "conformant"
+
+    def core_unsupported(self) -> list[str]:
+        return [op for op in CORE_OPERATIONS if op in self.unsupported]
+
+    def verdict_reasons(self) -> list[str]:
+        """Why the run cannot be called conformant, beyond its inconclusive examples."""
+        reasons = []
+        core = self.core_unsupported()
+        if core:
+            reasons.append(f"core lifecycle operations unsupported ({', '.join(core)}): no custom key store was "
+                           f"tested")
+        if self.examples and sum(self.abandoned.values()) >= self.examples:
+            reasons.append(f"every example ({self.examples}) was abandoned after a transport fault")
+        return reasons
 
     def rule_statuses(self) -> list[dict[str, object]]:
         # a rule fails when a failure contradicts it, not merely because the failing row cites it
@@ -137,11 +174,19 @@ def replay(spec: TargetSpec, steps: Sequence[Step], seed: int = 0, *, poll_budge
             session.run(step)
     except Nonconformance as exc:
         return ReplayResult("non-conformant", exc, session)
-    except Inconclusive as exc:
+    except (Inconclusive, TransportFault) as exc:
         return ReplayResult("inconclusive", exc, session)
     finally:
-        session.close()
+        close_session(session)
     return ReplayResult("conformant", None, session)
+
+
+def close_session(session: Session) -> None:
+    """Close the session's target; a transport fault while it cleans up costs only the clean-up."""
+    try:
+        session.close()
+    except TransportFault:
+        pass
 
 
 def minimise(spec: TargetSpec, steps: Sequence[Step], seed: int, same: Callable[[Nonconformance], bool],
@@ -160,10 +205,13 @@ def minimise(spec: TargetSpec, steps: Sequence[Step], seed: int, same: Callable[
     return current, last
 
 
-def generated_example(session: Session, data: Any, steps: int) -> None:
+def generated_example(session: Session, data: Any, steps: int, redo: "_Redo | None" = None) -> None:
     """Draw and run up to ``steps`` steps on a session whose starting account is set up: the
     rules this example enables (swarm testing), then one step at a time from the worlds the
-    model still allows. ``data`` is a :class:`~.generator.Draws`. Raises what the session raises."""
+    model still allows. ``data`` is a :class:`~.generator.Draws`. Raises what the session raises.
+    With ``redo``, steps run through it (a transport fault redoes the example so far)."""
+    if redo is not None:
+        session = redo.session
     memory = Memory()
     rules = swarm(data, available_rules(session.capabilities, session.unsupported))
     # like Hypothesis's stateful testing: a "go on?" choice before each step, which shrinks
@@ -173,7 +221,53 @@ def generated_example(session: Session, data: Any, steps: int) -> None:
         if not data.boolean(go_on):
             break
         memory.note(session.world)
-        session.run(draw_step(data, rules, session, memory))
+        step = draw_step(data, rules, session, memory)
+        if redo is None:
+            session.run(step)
+        else:
+            session = redo.run(step)
+
+
+class _Redo:
+    """An example's session, redone from scratch when a step's answer is spoiled: its outcome is
+    unknown, so a fresh target (reset, or a new prefix) gets the starting account and the steps
+    so far again, and then the step; at most :data:`ATTEMPTS` times, then the fault ends the
+    example. Redone, a deterministic target shows Hypothesis the same example as without the
+    fault (an example cut short would make Hypothesis's replays inconsistent)."""
+
+    def __init__(self, run: "_Run", session: Session, seed: int) -> None:
+        self.owner, self.session, self.seed = run, session, seed
+
+    def run(self, step: Step) -> Session:
+        """Run ``step`` on the current session (redone as needed); the session it ran on."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                self.session.run(step)
+                return self.session
+            except TransportFault as fault:
+                if attempt == ATTEMPTS:
+                    raise
+                self._redo(fault)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _redo(self, fault: TransportFault) -> None:
+        trail = tuple(self.session.trail[:-1])
+        self.owner.retire(self.session)
+        for _ in range(ATTEMPTS):
+            session, error = self.owner._set_up(self.seed)
+            if session is None:
+                raise fault
+            self.session = session
+            if error is not None:
+                raise error
+            try:
+                for step in trail:
+                    session.run(step)
+                return
+            except TransportFault as again:
+                fault = again
+                self.owner.retire(session)
+        raise fault
 
 
 class _Abort(BaseException):
@@ -193,21 +287,28 @@ class _Run:
         self.spec, self.options, self.result, self.progress = spec, options, result, progress
         self.started = time.perf_counter()
         self.last_failure: tuple[Nonconformance, int] | None = None
+        #: sessions closed after a transport fault, their faults counted (this example's)
+        self._retired: list[Session] = []
 
     def example(self, data: Any) -> None:
         result = self.result
         data = Draws(data)
         seed = data.integer(0, 2**31 - 1)
+        session, error = self._set_up(seed)
+        if session is None:  # every attempt at the starting account was spoiled
+            result.examples += 1
+            result.abandoned[error.kind] += 1
+            if self.progress is not None:
+                self.progress(result)
+            return
+        abandoned: TransportFault | None = None
+        redo = _Redo(self, session, seed)
         try:
-            target = self.spec.make(seed)
-        except TargetUnreachable as exc:
-            raise _Abort(exc) from None
-        result.isolation = isolation_of(target)
-        session = Session(target, poll_budget=self.options.poll_budget,
-                          poll_interval=self.options.poll_interval, unsupported=result.unsupported)
-        try:
-            session.setup()
-            generated_example(session, data, self.options.steps)
+            if error is not None:
+                raise error
+            generated_example(session, data, self.options.steps, redo)
+        except TransportFault as fault:  # outcome unknown, even when redone: abandoned, never a failure
+            abandoned = fault
         except Inconclusive as exc:
             result.inconclusive.append(str(exc))
         except (AdapterError, TargetUnreachable) as exc:
@@ -215,17 +316,73 @@ class _Run:
         except Nonconformance as exc:
             self.last_failure = (exc, seed)
             if result.first_failure_steps is None:
-                result.first_failure_steps = result.steps + session.steps_run
+                result.first_failure_steps = result.steps + redo.session.steps_run
                 result.first_failure_seconds = time.perf_counter() - self.started
             raise
         finally:
-            session.close()
+            session = redo.session
+            if session in self._retired:  # its redo never got a new one going
+                result.abandoned[abandoned.kind if abandoned else "transport fault"] += 1
+            else:
+                close_session(session)
+                self._faulted(getattr(session.target, "faults", ()), session.secret_values(), abandoned)
+            self._retired.clear()
             result.steps += session.steps_run
             result.examples += 1
             result.coverage.merge(session.coverage)
             result.faked_setup.extend(session.faked_setup)
             if self.progress is not None:
                 self.progress(result)
+
+
+    def _set_up(self, seed: int) -> tuple[Session | None, Exception | None]:
+        """A session on a fresh target with the starting account built: a transport fault before
+        any generated step costs nothing but a fresh start (reset or new prefix), at most
+        :data:`ATTEMPTS` times. Returns the session and what its set-up raised (re-raised by the
+        caller), or ``(None, the last fault)``."""
+        fault: TransportFault | None = None
+        for _ in range(ATTEMPTS):
+            try:
+                target = self.spec.make(seed)
+            except TargetUnreachable as exc:
+                raise _Abort(exc) from None
+            except TransportFault as spoiled:  # its reset or probe was spoiled
+                fault = spoiled
+                self._faulted(getattr(spoiled, "records", None) or [spoiled.record], (), None)
+                continue
+            self.result.isolation = isolation_of(target)
+            session = Session(target, poll_budget=self.options.poll_budget,
+                              poll_interval=self.options.poll_interval, unsupported=self.result.unsupported,
+                              evidence=self.result.evidence)
+            try:
+                session.setup()
+            except TransportFault as spoiled:
+                fault = spoiled
+                self.retire(session)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the caller raises it where it handles it
+                return session, exc
+            return session, None
+        return None, fault
+
+    def retire(self, session: Session) -> None:
+        """Close a session given up after a transport fault, counting its faults (not its coverage:
+        its steps are redone)."""
+        if session in self._retired:
+            return
+        self._retired.append(session)
+        close_session(session)
+        self._faulted(getattr(session.target, "faults", ()), session.secret_values(), None)
+
+    def _faulted(self, records: Any, secrets: Sequence[str], abandoned: TransportFault | None) -> None:
+        """Count an example's transport faults (and whether one ended it), keeping a few raw answers."""
+        result = self.result
+        for record in records:
+            result.transport_faults[record.kind] += 1
+            if len(result.fault_samples) < FAULT_SAMPLES:
+                result.fault_samples.append(attrs.evolve(record, raw=redact(record.raw, secrets)))
+        if abandoned is not None:
+            result.abandoned[abandoned.kind] += 1
 
 
 def check(spec: TargetSpec, options: CheckOptions = CheckOptions(),
@@ -265,9 +422,27 @@ def _private_hypothesis_home() -> Iterator[None]:
 
 
 def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
+    """Generate the examples. An example cut short by a transport fault draws less than it did
+    before, and Hypothesis cannot replay it the same way: generation then starts again on the
+    next seed for the examples left, at most :data:`RESTARTS` times (what completed stands)."""
+    for restart in range(RESTARTS + 1):
+        left = options.examples - run.result.examples
+        if left <= 0:
+            return
+        run.result.restarts = restart
+        if not _generate(run, options, seed + restart, left):
+            return
+    run.result.stopped_early = (f"generation stopped after {run.result.examples} of {options.examples} examples: "
+                                f"after {RESTARTS} restarts, examples cut short by transport faults still could not "
+                                f"be replayed the same way")
+
+
+def _generate(run: _Run, options: CheckOptions, seed: int, examples: int) -> bool:
+    """Up to ``examples`` examples from ``seed``; True when Hypothesis gave up on an example
+    that a transport fault made unrepeatable (and no failure was found)."""
     phases = (Phase.generate, Phase.shrink) if options.shrink else (Phase.generate,)
 
-    @settings(max_examples=options.examples, database=None, deadline=None, phases=phases, derandomize=False,
+    @settings(max_examples=examples, database=None, deadline=None, phases=phases, derandomize=False,
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False,
               report_multiple_bugs=False)
     @given(st.data())
@@ -281,9 +456,18 @@ def _hypothesis(run: _Run, options: CheckOptions, seed: int) -> None:
         raise abort.error from None
     except Nonconformance:
         pass
-    except Exception:  # Hypothesis's Flaky and friends: the last failure seen is still reported
+    except Exception as exc:  # Hypothesis's Flaky and friends: the last failure seen is still reported
         if run.last_failure is None:
-            raise
+            if not (_flaky(exc) and (run.result.abandoned or run.result.transport_faults)):
+                raise
+            return True
+    return False
+
+
+def _flaky(exc: BaseException) -> bool:
+    from hypothesis.errors import Flaky
+
+    return isinstance(exc, Flaky) or type(exc).__name__.startswith("Flaky")
 
 
 def _report(spec: TargetSpec, options: CheckOptions, found: tuple[Nonconformance, int],

@@ -173,7 +173,9 @@ def _code(exc: BaseException) -> str:
 def _errors(kms: Any) -> tuple[type[BaseException], ...]:
     import botocore.exceptions
 
-    return (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, ValueError)
+    from .transport import TransportFault
+
+    return (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, ValueError, TransportFault)
 
 
 def post_reset(url: str, timeout: float) -> None:

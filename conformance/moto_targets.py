@@ -148,7 +148,8 @@ class MotoServerTargets:
         self.server.reset()
         return BotoTarget(seed, endpoint_url=endpoint, credentials=CREDENTIALS, region=REGION, control=False,
                           sleep=_no_sleep, name="moto-server", isolated=True,
-                          isolation=Isolation("reset", "moto's POST /moto-api/reset before each example"))
+                          isolation=Isolation("reset", "moto's POST /moto-api/reset before each example"),
+                          html_500_is_not_implemented=True)  # moto's own signature, no proxy between
 
     def close(self) -> None:
         self.server.stop()

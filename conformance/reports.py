@@ -69,6 +69,13 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
         "inconclusive": [{"reason": r, "examples": n} for r, n in Counter(result.inconclusive).most_common()],
         "isolation": result.isolation.as_dict() if result.isolation else None,
         "faked_setup": [{"reason": r, "steps": n} for r, n in Counter(result.faked_setup).most_common()],
+        "verdict_reasons": result.verdict_reasons(),
+        "stopped_early": result.stopped_early,
+        "generation_restarts": result.restarts,
+        "transport_faults": {"total": sum(result.transport_faults.values()),
+                             "by_kind": dict(sorted(result.transport_faults.items())),
+                             "samples": [r.as_dict() for r in result.fault_samples]},
+        "abandoned_examples": {"total": sum(result.abandoned.values()), "by_kind": dict(sorted(result.abandoned.items()))},
         "regressions": result.regressions,
         "coverage": {
             "cells": cells,
@@ -115,6 +122,11 @@ def junit_xml(result: RunResult) -> str:
         counts["skipped"] += 1
         ET.SubElement(case, "skipped", message=f"inconclusive in {len(result.inconclusive)} examples: "
                                                f"{result.inconclusive[0]}")
+    for name, text in _run_notes(result):
+        case = ET.SubElement(suite, "testcase", classname="ckspec.run", name=name)
+        counts["tests"] += 1
+        counts["skipped"] += 1
+        ET.SubElement(case, "skipped", message=text)
     suite.set("tests", str(counts["tests"]))
     suite.set("failures", str(counts["failures"]))
     suite.set("errors", "0")
@@ -123,10 +135,35 @@ def junit_xml(result: RunResult) -> str:
     for name, value in (("target", result.target), ("verdict", result.verdict), ("seed", str(result.seed)),
                         ("examples", str(result.examples)), ("steps", str(result.steps)),
                         ("isolation", isolation_line(result)),
-                        ("faked_setup_steps", str(len(result.faked_setup)))):
+                        ("faked_setup_steps", str(len(result.faked_setup))),
+                        ("transport_faults", str(sum(result.transport_faults.values()))),
+                        ("abandoned_examples", str(sum(result.abandoned.values())))):
         ET.SubElement(props, "property", name=name, value=value)
     suite.insert(0, props)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def _run_notes(result: RunResult) -> list[tuple[str, str]]:
+    """What a run says besides its rules: why it is not conformant, and its transport faults."""
+    notes = [("verdict", reason) for reason in result.verdict_reasons()]
+    if result.stopped_early:
+        notes.append(("stopped early", result.stopped_early))
+    if result.restarts:
+        notes.append(("generation restarts", f"generation started again {result.restarts} time(s) on the next seed: "
+                                             f"an example cut short by a transport fault could not be replayed the "
+                                             f"same way"))
+    if result.transport_faults or result.abandoned:
+        notes.append(("transport faults", transport_summary(result)))
+    return notes
+
+
+def transport_summary(result: RunResult) -> str:
+    """One line: transport faults by kind, examples abandoned by kind (neither failures nor passes)."""
+    faults = ", ".join(f"{k} x{n}" for k, n in sorted(result.transport_faults.items())) or "none"
+    abandoned = ", ".join(f"{k} x{n}" for k, n in sorted(result.abandoned.items()))
+    return (f"transport faults (not the target's behaviour): {sum(result.transport_faults.values())} ({faults}); "
+            f"examples abandoned, outcome unknown: {sum(result.abandoned.values())}"
+            + (f" ({abandoned})" if abandoned else ""))
 
 
 # --- HTML ----------------------------------------------------------------------------------------------
@@ -193,6 +230,13 @@ def html_report(result: RunResult, command: str = "") -> str:
                      "ckspec made up for a target without CloudHSM v2 explains: neither failures nor passes.</p><ul>")
         parts += [f"<li>{n} x {e(r)}</li>" for r, n in Counter(result.faked_setup).most_common()]
         parts.append("</ul>")
+    for name, text in _run_notes(result):
+        parts.append(f"<h2>{e(name.capitalize())}</h2><p>{e(text)}</p>")
+    if result.fault_samples:
+        parts.append("<table><tr><th>fault</th><th>call</th><th>raw answer</th></tr>")
+        parts += [f"<tr><td>{e(r.kind)}</td><td>{e(r.operation)}</td><td><code>{e(r.raw)}</code></td></tr>"
+                  for r in result.fault_samples]
+        parts.append("</table>")
     if result.unsupported:
         parts.append("<h2>Unsupported</h2><table><tr><th>operation or control</th><th>answer</th></tr>")
         parts += [f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in sorted(result.unsupported.items())]

@@ -43,12 +43,13 @@ from ckspec.model.transitions import CALLS, OPERATIONS
 
 from .checker import Inconclusive, Nonconformance
 from .coverage import Coverage
-from .engine import Failure, failure_from, generated_example, minimise, replay
+from .engine import Failure, close_session, failure_from, generated_example, minimise, replay
 from .generator import RULES, Memory, Rule
 from .isolation import Isolation, isolation_of
 from .session import Session, program
 from .steps import Step
 from .targets import TargetSpec
+from .transport import NotImplementedEvidence, TransportFault
 
 STATUSES = ("pass", "fail", "unsupported", "not reached", "not applicable")
 
@@ -130,6 +131,10 @@ class Scorecard:
     #: rules an inconclusive example could not see kept (a disconnect that never ended on a real
     #: clock, AMB-04): not counted as passed, whatever other examples exercised
     doubted: set[str] = attrs.field(factory=set)
+    #: kind -> transport faults met; kind of the fault that ended it -> examples abandoned
+    transport_faults: Counter = attrs.field(factory=Counter)
+    abandoned: Counter = attrs.field(factory=Counter)
+    evidence: NotImplementedEvidence = attrs.field(factory=NotImplementedEvidence)
 
     def rules(self) -> list[RuleVerdict]:
         """One verdict per catalogued rule, in catalog order."""
@@ -173,6 +178,8 @@ class Scorecard:
             "inconclusive": dict(Counter(self.inconclusive).most_common()),
             "faked_setup": dict(Counter(self.faked_setup).most_common()),
             "isolation": self.isolation.as_dict() if self.isolation else None,
+            "transport_faults": dict(sorted(self.transport_faults.items())),
+            "abandoned": dict(sorted(self.abandoned.items())),
         }
 
 
@@ -347,20 +354,28 @@ def _example(spec: TargetSpec, options: ScorecardOptions, target_seed: int, card
              drive: Callable[[Session], None]) -> Nonconformance | None:
     """One example on a fresh target, driven by ``drive`` after the starting account; the
     nonconformance that ended it, if any."""
-    target = spec.make(target_seed)
+    try:
+        target = spec.make(target_seed)
+    except TransportFault as fault:  # its reset or probe was spoiled: the example never began
+        card.transport_faults.update(r.kind for r in getattr(fault, "records", None) or [fault.record])
+        card.abandoned[fault.kind] += 1
+        return None
     card.isolation = isolation_of(target)
     session = Session(target, poll_budget=options.poll_budget, poll_interval=options.poll_interval,
-                      unsupported=card.unsupported)
+                      unsupported=card.unsupported, evidence=card.evidence)
     try:
         session.setup()
         drive(session)
     except Nonconformance as exc:
         return exc
+    except TransportFault as fault:  # outcome unknown: abandoned, neither pass nor fail
+        card.abandoned[fault.kind] += 1
     except Inconclusive as exc:
         card.inconclusive.append(str(exc))
         card.doubted.update(getattr(exc, "rules", ()))
     finally:
-        session.close()
+        close_session(session)
+        card.transport_faults.update(record.kind for record in getattr(target, "faults", ()))
         card.steps += session.steps_run
         card.faked_setup.extend(session.faked_setup)
         _discount_fakes(session.coverage, getattr(target, "faked", None), card.faked)

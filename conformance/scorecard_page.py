@@ -77,6 +77,10 @@ def _unsupported(cards: Sequence[Scorecard]) -> list[str]:
                        f"explains them; neither failures nor passes): {len(card.faked_setup)}")
         if card.isolation is not None:
             out.append(f"- isolation: {card.isolation.kind}: {card.isolation.how}")
+        if card.transport_faults or card.abandoned:
+            out.append("- transport faults (not the target's behaviour): "
+                       + ", ".join(f"{k} x{v}" for k, v in sorted(card.transport_faults.items()))
+                       + f"; examples abandoned: {sum(card.abandoned.values())}")
         if card.not_offered:
             out.append("- environment controls the adapter cannot perform (never generated): "
                        + ", ".join(f"`{k}`" for k in card.not_offered))

@@ -28,6 +28,7 @@ from .faked import FakedSetUp
 from .identity import Binding
 from .leaks import find_leak
 from .stability import FirstSight
+from .transport import NotImplementedEvidence, TransportFault
 from .steps import (ENVIRONMENT_ARGUMENTS, CallStep, DaysPassStep, EnvironmentStep, PaginateStep, Password,
                     SettleStep, Step, WaitStep, to_python)
 
@@ -83,7 +84,8 @@ class Session:
     """One target under test and what the model still allows it to be."""
 
     def __init__(self, target: Target, *, poll_budget: int = 30, poll_interval: float = 1.0,
-                 coverage: Coverage | None = None, unsupported: dict[str, str] | None = None) -> None:
+                 coverage: Coverage | None = None, unsupported: dict[str, str] | None = None,
+                 evidence: NotImplementedEvidence | None = None) -> None:
         self.target = target
         self.capabilities = target.capabilities
         self.worlds = PossibleWorlds(World(quota=getattr(self.capabilities, "quota", 10)))
@@ -93,6 +95,12 @@ class Session:
         self._own_coverage = coverage is None
         #: operation or environment control -> the "not implemented" signature the target gave
         self.unsupported = unsupported if unsupported is not None else {}
+        #: ambiguous not-implemented answers seen in the run (an HTML 500 proves nothing once):
+        #: shared with a target that weighs them (the boto3 adapter)
+        self.evidence = evidence if evidence is not None else NotImplementedEvidence()
+        if isinstance(getattr(target, "evidence", None), NotImplementedEvidence):
+            self.evidence.trusted = self.evidence.trusted or target.evidence.trusted
+            target.evidence = self.evidence
         self.trail: list[Step] = []
         #: rules of the outcomes that explained each step so far (the path to a failure)
         self.path_rules: list[str] = []
@@ -185,7 +193,7 @@ class Session:
         except NotImplementedError as exc:
             self.unsupported.setdefault(step.operation, unsupported_signature(exc=exc) or "NotImplementedError")
             return Reply(501, "NotImplemented")
-        except Inconclusive:  # the target cannot tell (a quota shared with leftovers): not an answer
+        except (Inconclusive, TransportFault):  # not an answer: the target cannot tell, or it was spoiled
             raise
         except Exception as exc:  # a crash of the target is an answer no world explains
             raise self._failure(Mismatch(("ERR-01",), ("a reply",), type(exc).__name__, "",

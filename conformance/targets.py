@@ -86,10 +86,12 @@ def _check_adapter(name: str, target: Any) -> None:
 
 
 def load_target(name: str, *, region: str | None = None, profile: str | None = None, accept_aws_costs: bool = False,
-                aws_clusters: tuple[str, ...] = (), reset_url: str | None = None) -> TargetSpec:
+                aws_clusters: tuple[str, ...] = (), reset_url: str | None = None,
+                request_timeout: float = 15.0) -> TargetSpec:
     """The target a ``--target`` value names; TargetNameError if there is none. ``region`` and
-    ``profile`` apply to targets reached over the wire; ``accept_aws_costs`` and
-    ``aws_clusters`` to ``aws`` (:mod:`ckspec.conformance.aws_target`); ``reset_url`` (a
+    ``profile`` apply to targets reached over the wire, ``request_timeout`` (the connect and
+    read timeout of each request, seconds) to ``http://`` and ``serve``; ``accept_aws_costs``
+    and ``aws_clusters`` to ``aws`` (:mod:`ckspec.conformance.aws_target`); ``reset_url`` (a
     route POSTed before each example) to endpoint URLs, which are otherwise isolated by name
     prefix (:mod:`ckspec.conformance.isolation`)."""
     if reset_url is not None and not name.startswith(("http://", "https://")):
@@ -121,7 +123,8 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
             raise TargetNameError(f"no conformant variant {name[len('variant:'):]!r}; known: {', '.join(VARIANTS)}")
         return TargetSpec(name, variant.factory)
     if name in ("serve", "serve:random"):
-        return TargetSpec(name, _ServedTargets(choices="random" if name == "serve:random" else "reference"),
+        return TargetSpec(name, _ServedTargets(choices="random" if name == "serve:random" else "reference",
+                                               timeout=request_timeout),
                           packages=("boto3", "botocore"))
     if name in ("moto", "moto-server"):
         from .moto_targets import PACKAGES, MotoServerTargets, MotoTarget
@@ -136,7 +139,7 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
         except AwsConfigurationError as exc:
             raise TargetNameError(str(exc)) from None
     if name.startswith(("http://", "https://")):
-        return _endpoint_target(name, region, profile, reset_url)
+        return _endpoint_target(name, region, profile, reset_url, request_timeout)
     if ":" in name:
         return _user_target(name)
     raise TargetNameError(f"unknown target {name!r}: use reference, reference:random, reference:free, "
@@ -147,8 +150,8 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
 class _ServedTargets:
     """The factory of ``--target serve``: one ckspec serve per run, started by the first example."""
 
-    def __init__(self, choices: str) -> None:
-        self.choices = choices
+    def __init__(self, choices: str, timeout: float = 15.0) -> None:
+        self.choices, self.timeout = choices, timeout
         self.server: Any = None
 
     def __call__(self, seed: int = 0) -> Target:
@@ -158,7 +161,7 @@ class _ServedTargets:
 
         if self.server is None:
             self.server = EmulatorServer(ServeOptions(clock="manual", choices=self.choices)).start()
-        return BotoTarget(seed, endpoint_url=self.server.url, name=f"serve ({self.server.url})")
+        return BotoTarget(seed, endpoint_url=self.server.url, name=f"serve ({self.server.url})", timeout=self.timeout)
 
     def close(self) -> None:
         server, self.server = self.server, None
@@ -166,7 +169,8 @@ class _ServedTargets:
             server.stop()
 
 
-def _endpoint_target(url: str, region: str | None, profile: str | None, reset_url: str | None) -> TargetSpec:
+def _endpoint_target(url: str, region: str | None, profile: str | None, reset_url: str | None,
+                     timeout: float = 15.0) -> TargetSpec:
     _check_url(url, "target", "an endpoint URL such as http://127.0.0.1:4566")
     if reset_url is not None:
         _check_url(reset_url, "--reset-url", "a URL such as http://127.0.0.1:4566/_reset", path=True)
@@ -174,7 +178,7 @@ def _endpoint_target(url: str, region: str | None, profile: str | None, reset_ur
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return TargetSpec(url, lambda seed: BotoTarget(seed, endpoint_url=url, region=region, profile=profile,
-                                                   reset_url=reset_url))
+                                                   reset_url=reset_url, timeout=timeout))
 
 
 def _check_url(url: str, what: str, example: str, path: bool = False) -> None:

@@ -21,7 +21,11 @@ validation included. It drives the environment with what the target offers, in t
    test-control therefore gets only the KMS side of the lifecycle tested.
 
 An answer in one of the "not implemented" signatures, to a KMS call or to an environment
-control, is reported as unsupported (:func:`ckspec.conformance.adapter.unsupported_signature`).
+control, is reported as unsupported (:func:`ckspec.conformance.adapter.unsupported_signature`);
+an ambiguous one (an HTML 500) only once it repeats (:class:`~.transport.NotImplementedEvidence`).
+A spoiled answer (a reset or closed connection, a read timeout, a cut or garbled body, an
+undocumented 5xx, throttling) raises :class:`~.transport.TransportFault`, after bounded retries
+of a read-only or throttled call; every fault is kept in :attr:`BotoTarget.faults`.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ from .control import PREFIX, ControlClient, ControlInfo
 from .credentials import placeholder_anchor, sign_cluster_csr
 from .isolation import MAX_NAME_LENGTH, QUOTA, Isolation, NamePrefix, foreign_stores, next_prefix, post_reset, remove
 from .session import setup_steps
+from .transport import ATTEMPTS, FaultRecord, NotImplementedEvidence, TransportFault, before_parse_hook, \
+    before_parse_hook_xml, classify_exception, is_read_only
 
 #: Environment controls the CloudHSM v2 API performs.
 CLOUDHSM_EVENTS = frozenset({"create_cluster", "create_hsm", "initialize_cluster", "delete_hsm", "delete_cluster",
@@ -89,13 +95,16 @@ class BotoTarget(Target):
                  control: bool = True, reset: bool = True, timeout: float = 15.0,
                  sleep: Callable[[float], None] = time.sleep, name: str | None = None,
                  isolated: bool = False, reset_url: str | None = None,
-                 isolation: Isolation | None = None) -> None:
+                 isolation: Isolation | None = None, html_500_is_not_implemented: bool = False) -> None:
         self.name = name or endpoint_url or "boto3"
         self.region, self.seed, self._sleep = region, seed, sleep
+        #: transport faults met by this target's calls (retried ones included)
+        self._faults: list[FaultRecord] = []
+        #: the run's evidence of not-implemented operations (a session shares its run's)
+        self.evidence = NotImplementedEvidence(trusted=html_500_is_not_implemented)
         self.kms, self.cloudhsm, self._ec2_client = _clients(endpoint_url, region, credentials, profile, timeout,
                                                              isolated)
         self.control = ControlClient(endpoint_url, timeout) if endpoint_url and control else None
-        self.info: ControlInfo | None = self.control.describe() if self.control else None
         #: the example's own names on a shared account (prefix isolation), else None
         self.names: NamePrefix | None = None
         self._own_stores: list[str] = []
@@ -103,8 +112,13 @@ class BotoTarget(Target):
         #: stores of others in the account when the example began (prefix isolation): the
         #: example's quota is what they leave (CREATE-09)
         self._foreign_at_start = 0
-        self.isolation = isolation or self._isolate(reset, reset_url, timeout)
-        self.has_cloudhsm = self._probe_cloudhsm()
+        try:
+            self.info: ControlInfo | None = self.control.describe() if self.control else None
+            self.isolation = isolation or self._isolate(reset, reset_url, timeout)
+            self.has_cloudhsm = self._probe_cloudhsm()
+        except TransportFault as fault:  # the example never begins: its faults travel with the exception
+            fault.records = self.faults  # type: ignore[attr-defined]
+            raise
         self.has_ec2: bool | None = None  # probed when the first cluster needs subnets
         self._vpc: str | None = None
         self._cluster_zones: dict[str, int] = {}
@@ -155,7 +169,31 @@ class BotoTarget(Target):
         method = getattr(self.kms, xform_name(operation), None)
         if method is None:
             raise NotImplementedError(f"botocore has no KMS operation {operation}")
-        return self.reply(lambda: method(**params))
+        return self._attempt(operation, lambda: method(**params))
+
+    @property
+    def faults(self) -> list[FaultRecord]:
+        """Every transport fault this target met, its test-control calls' included."""
+        return self._faults + (self.control.faults if self.control is not None else [])
+
+    def _attempt(self, operation: str, send: Callable[[], Mapping[str, Any]]) -> Reply:
+        """Send, retrying a read-only or throttled call after a transport fault (at most
+        :data:`ATTEMPTS` times); an ambiguous not-implemented answer is the reply once the
+        run's evidence is conclusive. Raises the last :class:`TransportFault` otherwise."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                reply = self.reply(send, operation)
+            except TransportFault as fault:
+                if fault.reply is not None and self.evidence.conclusive(operation, fault.signature or ""):
+                    return fault.reply  # the signature repeats: the operation is not implemented
+                self._faults.append(fault.record)
+                if attempt == ATTEMPTS or not (is_read_only(operation) or fault.kind == "throttled"):
+                    raise
+                time.sleep(0.05 * attempt)
+                continue
+            self.evidence.answered(operation)
+            return reply
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _note_own(self, operation: str, sent: Mapping[str, Any], body: Mapping[str, Any]) -> None:
         if operation == "CreateCustomKeyStore" and isinstance(body.get("CustomKeyStoreId"), str):
@@ -206,12 +244,13 @@ class BotoTarget(Target):
         """Under prefix isolation, remove what this example created (what cannot be removed
         yet, a store whose keys wait for deletion, stays: see :mod:`.isolation`)."""
         if self.names is not None and (self._own_stores or self._own_keys):
-            remove(self.kms, self._own_stores, self._own_keys)
+            remove(self.kms, self._own_stores, self._own_keys)  # ignores transport faults: best effort
 
     # --- KMS -------------------------------------------------------------------------------------
     @staticmethod
-    def reply(send: Callable[[], Mapping[str, Any]]) -> Reply:
-        """Send one request and turn the answer (or the AWS error) into a :class:`Reply`."""
+    def reply(send: Callable[[], Mapping[str, Any]], operation: str = "") -> Reply:
+        """Send one request and turn the answer (or the AWS error) into a :class:`Reply`;
+        :class:`TransportFault` for an answer spoiled on the way."""
         try:
             response = send()
         except botocore.exceptions.ClientError as exc:
@@ -220,6 +259,13 @@ class BotoTarget(Target):
             return Reply(status, error.get("Code") or str(status), error.get("Message") or "")
         except UNREACHABLE_ERRORS as exc:
             raise TargetUnreachable(str(exc)) from None
+        except TransportFault:
+            raise
+        except Exception as exc:
+            kind = classify_exception(exc)
+            if kind is None:
+                raise
+            raise TransportFault(FaultRecord(kind, operation, f"{type(exc).__name__}: {exc}"[:300])) from None
         return Reply(200, None, "", {k: v for k, v in response.items() if k != "ResponseMetadata"})
 
     # --- the environment -------------------------------------------------------------------------
@@ -261,7 +307,7 @@ class BotoTarget(Target):
         return EnvironmentReply(True)
 
     def _cloudhsm_call(self, operation: str, **params: Any) -> Reply:
-        reply = self.reply(lambda: getattr(self.cloudhsm, xform_name(operation))(**params))
+        reply = self._attempt(operation, lambda: getattr(self.cloudhsm, xform_name(operation))(**params))
         if unsupported_signature(reply):
             raise NotImplementedError(f"{self.name}: CloudHSM v2 {operation}: {reply.summary()}")
         return reply
@@ -332,7 +378,8 @@ class BotoTarget(Target):
         wanted = [self._zone(z) for z in AVAILABILITY_ZONES[:zones]]
         if self.has_ec2 is None:
             try:
-                self.has_ec2 = self.reply(self._ec2_client().describe_availability_zones).ok
+                self.has_ec2 = self._attempt("DescribeAvailabilityZones",
+                                             self._ec2_client().describe_availability_zones).ok
             except NOT_AN_ANSWER:  # an answer that is not EC2's
                 self.has_ec2 = False
         if not self.has_ec2:
@@ -350,7 +397,7 @@ class BotoTarget(Target):
         return made
 
     def _ec2(self, operation: str, **params: Any) -> Mapping[str, Any]:
-        reply = self.reply(lambda: getattr(self._ec2_client(), xform_name(operation))(**params))
+        reply = self._attempt(operation, lambda: getattr(self._ec2_client(), xform_name(operation))(**params))
         if not reply.ok:
             raise RuntimeError(f"{self.name}: EC2 {operation} failed: {reply.summary()} {reply.message}")
         return reply.body
@@ -371,9 +418,18 @@ def _clients(endpoint_url: str | None, region: str, credentials: tuple[str, ...]
     session = _session(endpoint_url, region, credentials, profile, isolated)
     config = Config(retries={"total_max_attempts": 1}, parameter_validation=False, connect_timeout=timeout,
                     read_timeout=timeout, region_name=region)
-    ec2 = functools.lru_cache(maxsize=1)(lambda: session.client("ec2", endpoint_url=endpoint_url, config=config))
-    return (session.client("kms", endpoint_url=endpoint_url, config=config),
-            session.client("cloudhsmv2", endpoint_url=endpoint_url, config=config), ec2)
+    ec2 = functools.lru_cache(maxsize=1)(lambda: _ec2_client(session, endpoint_url, config))
+    kms = session.client("kms", endpoint_url=endpoint_url, config=config)
+    cloudhsm = session.client("cloudhsmv2", endpoint_url=endpoint_url, config=config)
+    for client in (kms, cloudhsm):  # JSON protocols: a spoiled answer is a TransportFault, never parsed
+        client.meta.events.register("before-parse", before_parse_hook)
+    return kms, cloudhsm, ec2
+
+
+def _ec2_client(session: boto3.session.Session, endpoint_url: str | None, config: Config) -> Any:
+    client = session.client("ec2", endpoint_url=endpoint_url, config=config)
+    client.meta.events.register("before-parse", before_parse_hook_xml)
+    return client
 
 
 def _session(endpoint_url: str | None, region: str, credentials: tuple[str, ...] | None, profile: str | None,

@@ -141,6 +141,8 @@ class Kms:
     def op_DescribeCustomKeyStores(self, b: dict[str, Any]) -> dict[str, Any]:
         if b.get("CustomKeyStoreId") is not None and b.get("CustomKeyStoreName") is not None:
             raise _Error("ValidationException", "give CustomKeyStoreId or CustomKeyStoreName, not both")
+        if b.get("CustomKeyStoreName") is not None:
+            _text(b["CustomKeyStoreName"], "CustomKeyStoreName", 1, 256)
         found = list(self.stores.values())
         if b.get("CustomKeyStoreId") is not None:
             found = [s for s in found if s["CustomKeyStoreId"] == b["CustomKeyStoreId"]]

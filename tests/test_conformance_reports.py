@@ -29,7 +29,7 @@ def known_passwords(monkeypatch):
 @pytest.fixture(scope="module")
 def failing_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("failures")
-    result = check(load_target("mutant:UPDATE-03"), CheckOptions(examples=300, steps=100, seed=0, failures_dir=folder))
+    result = check(load_target("mutant:UPDATE-03-password-update-while-connected"), CheckOptions(examples=300, steps=100, seed=0, failures_dir=folder))
     return result, folder
 
 
@@ -63,7 +63,7 @@ def test_html_report_is_one_offline_file(failing_run):
     """Scorecard, state x operation matrix, the failure with its reproduction, the state diagram; no
     script, nothing loaded from elsewhere."""
     result, _ = failing_run
-    page = reports.html_report(result, "ckspec check --target mutant:UPDATE-03")
+    page = reports.html_report(result, "ckspec check --target mutant:UPDATE-03-password-update-while-connected")
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "</html>" in page
     assert "<script" not in page and "src=" not in page and "href='http" not in page and 'href="http' not in page
     assert "id='UPDATE-03'" in page and "State x operation" in page and "Session.open(" in page
@@ -77,10 +77,10 @@ def test_a_saved_failure_replays_and_gates_the_next_run(failing_run, capsys):
     path = result.failures[0].trace_file
     trace = load_trace(path)
     assert trace.steps == result.failures[0].steps
-    assert main(["replay", path, "--target", "mutant:UPDATE-03"]) == 1
+    assert main(["replay", path, "--target", "mutant:UPDATE-03-password-update-while-connected"]) == 1
     assert main(["replay", path, "--target", "reference"]) == 0
     capsys.readouterr()
-    again = check(load_target("mutant:UPDATE-03"), CheckOptions(examples=5, steps=5, seed=1, failures_dir=folder))
+    again = check(load_target("mutant:UPDATE-03-password-update-while-connected"), CheckOptions(examples=5, steps=5, seed=1, failures_dir=folder))
     assert again.regressions and again.regressions[0]["verdict"] == "non-conformant"
     assert again.failures[0].regression and again.examples == 0
     clean = check(load_target("reference"), CheckOptions(examples=5, steps=5, seed=1, failures_dir=folder))
@@ -89,7 +89,7 @@ def test_a_saved_failure_replays_and_gates_the_next_run(failing_run, capsys):
 
 def test_no_password_in_any_report_trace_or_output(known_passwords, tmp_path, capsys):
     """KU-04, DESC-05: the kmsuser password appears in no report, trace, program, message or output."""
-    code = main(["check", "--target", "mutant:UPDATE-03", "--seed", "0", "--failures-dir", str(tmp_path / "f"),
+    code = main(["check", "--target", "mutant:UPDATE-03-password-update-while-connected", "--seed", "0", "--failures-dir", str(tmp_path / "f"),
                  "--json", str(tmp_path / "r.json"), "--junit", str(tmp_path / "r.xml"),
                  "--html", str(tmp_path / "r.html")])
     out, err = capsys.readouterr()
