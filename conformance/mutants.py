@@ -175,7 +175,7 @@ class DeleteWrongError(Mutant):
 
 
 
-@mutant("password-in-describe", "DESC-05",
+@mutant("password-in-describe", "KU-04",
         "DescribeCustomKeyStores echoes the kmsuser password each store was created with", "secrets")
 class PasswordInDescribe(Mutant):
     def perform(self, world, call):
