@@ -20,6 +20,6 @@ def test_readme_commands_are_the_ci_commands():
     """The README's test command is the one .ci/run runs."""
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     text = README.read_text(encoding="utf-8")
-    assert "bash .ci/setup && .venv/bin/python -m pytest -q" in text
-    assert "bash .ci/setup && .venv/bin/python -m pytest -q" in ci
+    assert "bash .ci/setup && .venv/bin/python -m pytest -q -n 2" in text
+    assert "bash .ci/setup && .venv/bin/python -m pytest -q -n 2" in ci
     assert "bash .ci/setup && .venv/bin/ckspec run" in text
