@@ -160,7 +160,7 @@ class ControlClient:
             data = json.loads(raw or b"null")
         except ValueError:
             data = None
-        if status >= 500 or (status == 200 and data is None) or (
+        if (status >= 500 and status != 501) or (status == 200 and data is None) or (  # 501: an answer, not a fault
                 isinstance(data, dict) and str(data.get("__type", "")).endswith("ThrottlingException")):
             kind = "server error" if status >= 500 else "throttled" if data is not None else "garbled body"
             raise self._fault(FaultRecord(kind, operation, f"HTTP {status}: {raw_text(raw)}"))
