@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CliError, at_least_one, positive_int, seconds
+from .exit_codes import FAILED, INCONCLUSIVE, OK, UNREACHABLE
 from .output import console, progress
 
-EXIT = {"conformant": 0, "non-conformant": 1, "inconclusive": 4}
-UNREACHABLE = 3
+DEFAULT_CALL_TIMEOUT = 60.0  # ckspec.conformance.guard.DEFAULT_CALL_TIMEOUT, without importing the engine
+
+EXIT = {"conformant": OK, "non-conformant": FAILED, "inconclusive": INCONCLUSIVE}
 DEFAULT_EXAMPLES, DEFAULT_STEPS = 300, 100
 
 
@@ -69,6 +71,9 @@ def add_wire_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--request-timeout", type=seconds(), default=15.0, metavar="SECONDS",
                    help="connect and read timeout of each request to a target reached over the wire (http://, "
                         "serve); a request that times out is a transport fault (default %(default)s)")
+    p.add_argument("--call-timeout", type=seconds(), default=DEFAULT_CALL_TIMEOUT, metavar="SECONDS",
+                   help="how long one call of an adapter class (module.path:ClassName) may take; past it the "
+                        "target is reported unreachable (exit 3), the call named (default %(default)s)")
     p.add_argument("--poll-budget", type=at_least_one, default=30, metavar="N",
                    help="polls of asynchronous work before an example is inconclusive (default %(default)s)")
     p.add_argument("--poll-interval", type=seconds(), default=1.0, metavar="SECONDS",
@@ -79,7 +84,7 @@ def wire_options(args: argparse.Namespace) -> dict[str, Any]:
     """What :func:`ckspec.conformance.load_target` takes from :func:`add_wire_arguments`."""
     return {"region": args.region, "profile": args.profile, "accept_aws_costs": args.i_accept_aws_costs,
             "aws_clusters": tuple(args.aws_cluster), "reset_url": args.reset_url,
-            "request_timeout": args.request_timeout}
+            "request_timeout": args.request_timeout, "call_timeout": args.call_timeout}
 
 
 def target_spec(args: argparse.Namespace) -> Any:

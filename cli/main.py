@@ -1,7 +1,8 @@
 """The ``ckspec`` command: one subcommand per job, each in its own module.
 
 Usage errors (unknown flags, bad values, an unwritable output folder) print one line on
-stderr and exit 2; no traceback reaches the user.
+stderr and exit 2; no traceback reaches the user. A bug in ckspec itself exits 70, apart from
+3 (target unreachable); :mod:`ckspec.cli.exit_codes` lists every code.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from importlib import metadata
 from . import (check_command, cleanup_command, diagrams_command, explore_command, mutants_command, prove_command,
                record_command, replay_command, rules_command, run_command, scorecard_command, serve_command,
                trace_command)
+from . import exit_codes
 from .errors import CliError
 
 COMMANDS = (run_command, explore_command, prove_command, diagrams_command, rules_command, check_command,
@@ -52,25 +54,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(exc.code or 0)
         if not getattr(args, "command", None):
             parser.print_help()
-            return 2
+            return exit_codes.USAGE
         return int(args.run(args) or 0)
     except CliError as exc:
         print(f"ckspec: error: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     except KeyboardInterrupt:
         print("ckspec: interrupted", file=sys.stderr)
-        return 130
+        return exit_codes.INTERRUPTED
     except BrokenPipeError:
-        return 1
+        return exit_codes.FAILED
     except OSError as exc:  # a file that cannot be written, a full disk
         print(f"ckspec: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     except Exception as exc:  # a bug in ckspec: one line, the traceback only on request
         if os.environ.get("CKSPEC_DEBUG"):
             raise
-        print(f"ckspec: internal error: {type(exc).__name__}: {exc} (set CKSPEC_DEBUG=1 for the traceback)",
-              file=sys.stderr)
-        return 3
+        print(f"ckspec: internal error (a bug in ckspec): {type(exc).__name__}: {exc} (set CKSPEC_DEBUG=1 for the "
+              f"traceback)", file=sys.stderr)
+        return exit_codes.INTERNAL
 
 
 if __name__ == "__main__":

@@ -128,6 +128,22 @@ class Target(abc.ABC):
         """Release the target (stop a server, delete an account). Called once per example."""
 
 
+def reply_problem(reply: Reply) -> str | None:
+    """What makes ``reply`` unusable as an answer (a wrongly typed member), or None. Reply is
+    a plain attrs class, so an adapter can build one with any values; the engine checks them."""
+    if isinstance(reply.status, bool) or not isinstance(reply.status, int):
+        return f"status is {type(reply.status).__name__} {reply.status!r}, not an int HTTP status"
+    if not 100 <= reply.status <= 599:
+        return f"status {reply.status} is not an HTTP status (100 to 599)"
+    if reply.error is not None and not isinstance(reply.error, str):
+        return f"error is {type(reply.error).__name__}, not an error shape name (str) or None"
+    if reply.body is not None and not isinstance(reply.body, Mapping):
+        return f"body is {type(reply.body).__name__}, not a mapping or None"
+    if not isinstance(reply.message, str):
+        return f"message is {type(reply.message).__name__}, not a str"
+    return None
+
+
 def unsupported_signature(reply: Reply | None = None, exc: BaseException | None = None) -> str | None:
     """Which "not implemented" signature an answer has, if any (``../shared/guides/targets.md``):
     a Python NotImplementedError (moto in-process), HTTP 500 with an HTML body (moto server),

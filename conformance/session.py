@@ -21,7 +21,8 @@ from ckspec.model.environment import EVENTS
 from ckspec.model.transitions import CONNECTION_ATTEMPT_COMPLETES, DISCONNECT_COMPLETES, KEY_DELETION_COMPLETES
 from ckspec.model.world import AVAILABILITY_ZONES
 
-from .adapter import AdapterError, EnvironmentReply, Reply, Target, unsupported_signature
+from .adapter import (AdapterError, EnvironmentReply, Reply, Target, TargetUnreachable, reply_problem,
+                      unsupported_signature)
 from .checker import Inconclusive, Mismatch, Nonconformance, PossibleWorlds
 from .coverage import Coverage
 from .faked import FakedSetUp
@@ -195,12 +196,17 @@ class Session:
             return Reply(501, "NotImplemented")
         except (Inconclusive, TransportFault):  # not an answer: the target cannot tell, or it was spoiled
             raise
+        except (AdapterError, TargetUnreachable):  # the adapter broke the interface, or stopped answering
+            raise
         except Exception as exc:  # a crash of the target is an answer no world explains
             raise self._failure(Mismatch(("ERR-01",), ("a reply",), type(exc).__name__, "",
                                          f"ERR-01: {call!r}: the target raised {type(exc).__name__}")) from None
         if not isinstance(reply, Reply):
-            raise AdapterError(f"{type(self.target).__name__}.call({step.operation!r}) returned "
+            raise AdapterError(f"{_adapter(self.target)}.call({step.operation!r}) returned "
                                f"{type(reply).__name__}, not a ckspec.conformance.Reply")
+        malformed = reply_problem(reply)
+        if malformed:
+            raise AdapterError(f"{_adapter(self.target)}.call({step.operation!r}) returned a Reply whose {malformed}")
         signature = unsupported_signature(reply)
         if signature:
             self.unsupported.setdefault(step.operation, signature)
@@ -246,7 +252,7 @@ class Session:
         if isinstance(reply, bool):
             reply = EnvironmentReply(reply)
         if not isinstance(reply, EnvironmentReply):
-            raise AdapterError(f"{type(self.target).__name__}.environment({step.event!r}) returned "
+            raise AdapterError(f"{_adapter(self.target)}.environment({step.event!r}) returned "
                                f"{type(reply).__name__}, not a ckspec.conformance.EnvironmentReply")
         try:
             matched = self.worlds.observe_environment(Environment(step.event, model_args), reply, self.binding)
@@ -487,3 +493,8 @@ def program(target: str, steps: Iterable[Step], message: str, seed: int = 0) -> 
     return "\n".join([*head, *(to_python(step) for step in steps), ""])
 
 
+
+
+def _adapter(target: Target) -> str:
+    """The adapter's class name (a guarded foreign adapter names its own class)."""
+    return getattr(target, "adapter_class", None) or type(target).__name__

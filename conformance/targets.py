@@ -38,6 +38,7 @@ from typing import Any, Callable, Self
 import attrs
 
 from .adapter import Target, TargetUnreachable
+from .guard import DEFAULT_CALL_TIMEOUT, GuardedFactory
 
 
 class TargetNameError(ValueError):
@@ -87,13 +88,14 @@ def _check_adapter(name: str, target: Any) -> None:
 
 def load_target(name: str, *, region: str | None = None, profile: str | None = None, accept_aws_costs: bool = False,
                 aws_clusters: tuple[str, ...] = (), reset_url: str | None = None,
-                request_timeout: float = 15.0) -> TargetSpec:
+                request_timeout: float = 15.0, call_timeout: float = DEFAULT_CALL_TIMEOUT) -> TargetSpec:
     """The target a ``--target`` value names; TargetNameError if there is none. ``region`` and
     ``profile`` apply to targets reached over the wire, ``request_timeout`` (the connect and
     read timeout of each request, seconds) to ``http://`` and ``serve``; ``accept_aws_costs``
     and ``aws_clusters`` to ``aws`` (:mod:`ckspec.conformance.aws_target`); ``reset_url`` (a
     route POSTed before each example) to endpoint URLs, which are otherwise isolated by name
-    prefix (:mod:`ckspec.conformance.isolation`)."""
+    prefix (:mod:`ckspec.conformance.isolation`); ``call_timeout`` (seconds) bounds each call
+    of an adapter class (``module.path:ClassName``, :mod:`ckspec.conformance.guard`)."""
     if reset_url is not None and not name.startswith(("http://", "https://")):
         raise TargetNameError(f"--reset-url applies to endpoint targets (http://HOST:PORT), not to {name!r}")
     from .mutants import MUTANTS
@@ -141,7 +143,7 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
     if name.startswith(("http://", "https://")):
         return _endpoint_target(name, region, profile, reset_url, request_timeout)
     if ":" in name:
-        return _user_target(name)
+        return _user_target(name, call_timeout)
     raise TargetNameError(f"unknown target {name!r}: use reference, reference:random, reference:free, "
                           f"mutant:NAME, serve, serve:random, moto, moto-server, http://HOST:PORT or "
                           f"module.path:ClassName")
@@ -194,7 +196,7 @@ def _check_url(url: str, what: str, example: str, path: bool = False) -> None:
         raise TargetNameError(f"{what} {url!r}: expected {example}")
 
 
-def _user_target(name: str) -> TargetSpec:
+def _user_target(name: str, call_timeout: float) -> TargetSpec:
     module_name, _, attr = name.rpartition(":")
     if not module_name or not attr.isidentifier():
         raise TargetNameError(f"target {name!r}: expected module.path:ClassName or file.py:ClassName")
@@ -214,6 +216,9 @@ def _user_target(name: str) -> TargetSpec:
         raise
     except (ConnectionError, TimeoutError) as exc:
         raise TargetUnreachable(f"target {name}: {exc}") from None
+    except SystemExit as exc:
+        raise TargetNameError(f"target {name!r}: importing {module_name} raised SystemExit({exc.code!r}); an "
+                              f"adapter module must not end the process") from None
     except Exception as exc:  # ImportError, a SyntaxError in the user's file, ...
         raise TargetNameError(f"target {name!r}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
     cls = getattr(module, attr, None)
@@ -223,4 +228,4 @@ def _user_target(name: str) -> TargetSpec:
         takes_seed = "seed" in inspect.signature(cls).parameters
     except (TypeError, ValueError):
         takes_seed = False
-    return TargetSpec(name, cls, takes_seed)
+    return TargetSpec(name, GuardedFactory(name, cls, takes_seed, call_timeout))

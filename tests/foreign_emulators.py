@@ -30,6 +30,9 @@ BUGS = {
     "key-metadata-without-cluster": "KEY-07",  # KeyMetadata leaves out CloudHsmClusterId
     "unknown-marker-accepted": "DESC-04",  # a Marker it never issued lists from the start
     "customer-master-key-spec-ignored": "KEY-05",  # the deprecated CustomerMasterKeySpec is not checked
+    # Update looks the store up before it validates its input: an out-of-range new name for an
+    # unknown store is NotFound, where AWS's request validation answers first (AMB-18)
+    "lookup-before-validation": "AMB-18",
 }
 _CLUSTER = re.compile(r"cluster-[2-7a-zA-Z]{11,16}")
 
@@ -105,7 +108,8 @@ class Kms:
         return {}
 
     def op_UpdateCustomKeyStore(self, b: dict[str, Any]) -> dict[str, Any]:
-        store = self._store(b)
+        if "lookup-before-validation" in self.bugs:
+            self._store(b)
         new_name, password, cluster = (b.get("NewCustomKeyStoreName"), b.get("KeyStorePassword"),
                                        b.get("CloudHsmClusterId"))
         if new_name is not None:
@@ -116,6 +120,7 @@ class Kms:
             _text(cluster, "CloudHsmClusterId", 19, 24)
             if not _CLUSTER.fullmatch(cluster):
                 raise _Error("ValidationException", "CloudHsmClusterId does not match the pattern")
+        store = self._store(b)
         if (password is not None or cluster is not None) and store["ConnectionState"] != "DISCONNECTED":
             raise _Error("CustomKeyStoreInvalidStateException", "disconnect the key store first")
         if new_name is not None and any(s["CustomKeyStoreName"] == new_name and s is not store
