@@ -18,7 +18,7 @@ from ckspec.model.profiles import PROFILES
 from ckspec.model.scope import DEFAULT_SCOPES, LIFECYCLE, NAMED_SCOPES, Scope
 from ckspec.model.world import World
 
-from .errors import CliError, positive_int
+from .errors import CliError, at_least_one, positive_int
 from .output import console, print_json, progress, table
 
 _SCOPE_FLAGS = {  # flag -> Scope field
@@ -56,8 +56,8 @@ def add_scope_arguments(p: argparse.ArgumentParser) -> None:
                    help="ready (default): clusters set up as the docs require; empty: an empty account")
     p.add_argument("--max-states", type=positive_int, default=1_000_000,
                    help="stop, incomplete, after this many states (default %(default)s)")
-    p.add_argument("--jobs", type=positive_int, default=0,
-                   help="processes for exploring several scopes at once (default: one per core)")
+    p.add_argument("--jobs", type=at_least_one, default=None,
+                   help="processes for exploring several scopes at once, at least 1 (default: one per core)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="permissive",
                    help="which outcomes to follow (default %(default)s: every documented one)")
 

@@ -2,7 +2,7 @@
 
 Usage errors (unknown flags, bad values, an unwritable output folder) print one line on
 stderr and exit 2; no traceback reaches the user. A bug in ckspec itself exits 70, apart from
-3 (target unreachable); :mod:`ckspec.cli.exit_codes` lists every code.
+3 (target unreachable); :mod:`ckspec.exit_codes` lists every code.
 """
 
 from __future__ import annotations
