@@ -2,9 +2,9 @@
 
 ckspec cannot trust a foreign adapter to return, to keep to the interface, or to leave the
 process alone. The guard runs the adapter's constructor and every member the engine uses on
-one worker thread of its own (so an adapter that keeps thread-bound resources, a SQLite
-connection say, sees a single thread throughout), waits for each at most ``call_timeout``
-seconds, and turns misbehaviour into the two errors the CLI reports in one line:
+one thread (so an adapter that keeps thread-bound resources, a SQLite connection say, sees a
+single thread throughout), waits for each at most ``call_timeout`` seconds (:class:`_Worker`
+says how), and turns misbehaviour into the two errors the CLI reports in one line:
 
 * :class:`~.adapter.TargetUnreachable` (exit 3) when a call does not return in time: the
   call is named; the worker is abandoned (a daemon thread) and no later call is tried;
@@ -19,6 +19,7 @@ the implementation as an answer no world explains (ERR-01).
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 from typing import Any, Callable
 
@@ -28,24 +29,31 @@ from .adapter import AdapterError, Capabilities, TargetUnreachable
 DEFAULT_CALL_TIMEOUT = 60.0
 
 
+class _CallDeadline(BaseException):
+    """Raised inside a call that ran past its deadline (a BaseException: adapters rarely catch it)."""
+
+
 class _Worker:
-    """One daemon thread that runs submitted functions in order, each waited for with a deadline."""
+    """Runs an adapter's members in order, each waited for at most ``timeout`` seconds.
+
+    Two ways, chosen at the first call and kept (an adapter sees one thread throughout):
+
+    * on the main thread, with SIGALRM free (``ckspec check``): the call runs in place under an
+      interval timer whose signal raises inside it; this costs two system calls per call. The
+      timer fires again every ``timeout`` seconds, so an adapter that swallows the first
+      interruption is still stopped, and a call that returns late is still reported late;
+    * anywhere else (a test suite that owns SIGALRM, a thread): on one daemon thread of the
+      guard's own, waited for with a timeout; a hung thread is abandoned.
+    """
 
     def __init__(self, name: str, timeout: float) -> None:
         self.name, self.timeout = name, timeout
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[tuple[bool, Any]]] | None] = \
-            queue.SimpleQueue()
         self._hung: str | None = None
-        self._thread: threading.Thread | None = None  # started by the first call
-
-    @staticmethod
-    def _serve(jobs: queue.SimpleQueue[Any]) -> None:
-        while (job := jobs.get()) is not None:
-            fn, answer = job
-            try:
-                answer.put((True, fn()))
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller as is
-                answer.put((False, exc))
+        self._in_place: bool | None = None  # decided by the first call
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None  # started by the first call, off the main thread
+        self._late = self._active = False
+        self._previous: Any = None  # the SIGALRM handler before the guard's own
 
     @property
     def hung(self) -> bool:
@@ -54,16 +62,14 @@ class _Worker:
     def run(self, what: str, fn: Callable[[], Any]) -> Any:
         if self._hung is not None:
             raise TargetUnreachable(f"target {self.name}: {self._hung} never returned; no further call is made")
-        if self._thread is None:
-            self._jobs = queue.SimpleQueue()
-            self._thread = threading.Thread(target=self._serve, args=(self._jobs,), name=f"ckspec-adapter {self.name}",
-                                            daemon=True)
-            self._thread.start()
-        answer: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
-        self._jobs.put((fn, answer))
-        try:
-            ok, value = answer.get(timeout=self.timeout)
-        except queue.Empty:
+        if self._in_place is None:
+            self._in_place = threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN)
+        if self._in_place and threading.current_thread() is threading.main_thread():
+            ok, value = self._run_in_place(fn)
+        else:
+            ok, value = self._run_on_thread(fn)
+        if ok is None:
             self._hung = what
             raise TargetUnreachable(f"target {self.name}: {what} did not return within {self.timeout:g} s "
                                     f"(--call-timeout)") from None
@@ -74,8 +80,57 @@ class _Worker:
                 from None
         raise value
 
+    def _run_in_place(self, fn: Callable[[], Any]) -> tuple[bool | None, Any]:
+        if self._previous is None:  # installed once: an inert handler between calls, restored by stop()
+            self._previous = signal.signal(signal.SIGALRM, self._interrupt)
+        self._late, self._active = False, True
+        signal.setitimer(signal.ITIMER_REAL, self.timeout, self.timeout)
+        try:
+            value = fn()
+            self._active = False
+            return (None, None) if self._late else (True, value)
+        except _CallDeadline:
+            return None, None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - judged by the caller
+            return (None, None) if self._late else (False, exc)
+        finally:
+            self._active = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _interrupt(self, _signum: int, _frame: Any) -> None:
+        if self._active:
+            self._late = True
+            raise _CallDeadline()
+
+    def _run_on_thread(self, fn: Callable[[], Any]) -> tuple[bool | None, Any]:
+        if self._thread is None:
+            self._jobs = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._serve, args=(self._jobs,),
+                                            name=f"ckspec-adapter {self.name}", daemon=True)
+            self._thread.start()
+        answer: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+        self._jobs.put((fn, answer))
+        try:
+            return answer.get(timeout=self.timeout)
+        except queue.Empty:
+            return None, None
+
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[Any]) -> None:
+        while (job := jobs.get()) is not None:
+            fn, answer = job
+            try:
+                answer.put((True, fn()))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller as is
+                answer.put((False, exc))
+
     def stop(self) -> None:
-        """End the thread once its work is done; a later call starts a new one."""
+        """Give SIGALRM back, end the thread once its work is done; a later call starts again."""
+        if self._previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGALRM, self._previous)
+            self._previous = None
         if self._thread is not None and self._hung is None:
             self._jobs.put(None)
             self._thread = None

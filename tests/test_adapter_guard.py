@@ -141,3 +141,57 @@ def test_the_readme_lists_every_exit_code():
     listed = {int(line.split("|")[1]) for line in section.splitlines() if line.startswith("| ") and
               line.split("|")[1].strip().isdigit()}
     assert listed == set(exit_codes.CODES.values())
+
+
+class _Sleeper:
+    """An adapter whose call sleeps, swallowing whatever interrupts it (the worst case)."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def call(self, operation, params):
+        for _ in range(3):
+            try:
+                time.sleep(30)
+            except BaseException:  # noqa: BLE001 - a careless adapter
+                pass
+        return None
+
+    def environment(self, event, args):
+        return threading.get_ident() == self.thread
+
+    def wait(self, seconds):
+        pass
+
+
+def test_an_adapter_that_swallows_the_interruption_is_still_stopped():
+    factory = guard.GuardedFactory("sleeper", _Sleeper, False, 0.3)
+    target = factory()
+    started = time.monotonic()
+    with pytest.raises(guard.TargetUnreachable, match=r"_Sleeper.call\('Encrypt'\) did not return within 0.3 s"):
+        target.call("Encrypt", {})
+    assert time.monotonic() - started < 5
+    with pytest.raises(guard.TargetUnreachable, match="never returned; no further call is made"):
+        target.wait(1)
+    factory.close()
+
+
+def test_off_the_main_thread_the_guard_uses_a_thread_of_its_own_and_keeps_to_it():
+    seen: dict[str, object] = {}
+
+    def body() -> None:
+        factory = guard.GuardedFactory("sleeper", _Sleeper, False, 0.3)
+        target = factory()
+        seen["same thread"] = target.environment("create_cluster", ())
+        started = time.monotonic()
+        try:
+            target.call("Encrypt", {})
+        except guard.TargetUnreachable as exc:
+            seen["error"], seen["took"] = str(exc), time.monotonic() - started
+        factory.close()
+
+    runner = threading.Thread(target=body)
+    runner.start()
+    runner.join(10)
+    assert seen["same thread"] is True
+    assert "did not return within 0.3 s" in seen["error"] and seen["took"] < 5
