@@ -1,0 +1,130 @@
+"""Reading a JSON file that someone else may have put there: bounded, never blocking.
+
+Every file ckspec reads back (a saved failure trace, a recorded trace, the AWS ledger) comes
+through :func:`read_json`, which
+
+* accepts a regular file only: a FIFO, a character device such as ``/dev/zero``, a socket or
+  a folder is refused at once (the file is opened non-blocking and checked with ``fstat``
+  on the opened descriptor, so opening a FIFO with no writer cannot hang and the check is of
+  the file actually read);
+* reads at most ``max_bytes`` (default :data:`DEFAULT_MAX_BYTES`); a larger file, or one
+  that grows past the cap while it is read, is refused;
+* refuses nesting deeper than :data:`MAX_DEPTH` levels (the parser's own recursion, and the
+  recursive code that later walks the document, would otherwise end in ``RecursionError``);
+* names the file, and the line, when the bytes are not UTF-8 or not JSON.
+
+Each refusal is a :class:`JsonFileError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+#: deeper than any trace or ledger ckspec writes (a recorded botocore response nests ~10 levels)
+MAX_DEPTH = 200
+_MISSING: Any = object()
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+class JsonFileError(ValueError):
+    """A file that cannot be read as a bounded JSON document (the message is one line)."""
+
+
+def read_json(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES, missing: Any = _MISSING) -> Any:
+    """The JSON document in ``path``; ``missing`` (when given) if there is no such file."""
+    data = read_bytes(path, max_bytes=max_bytes, missing=missing)
+    if data is missing:
+        return missing
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise JsonFileError(f"{path}: not UTF-8 text (byte {exc.start}, line {line})") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JsonFileError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise JsonFileError(f"{path}: JSON nested deeper than {MAX_DEPTH} levels") from None
+    if depth(document) > MAX_DEPTH:
+        raise JsonFileError(f"{path}: JSON nested deeper than {MAX_DEPTH} levels")
+    return document
+
+
+def read_bytes(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES, missing: Any = _MISSING) -> Any:
+    """The bytes of the regular file ``path``, at most ``max_bytes`` of them."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        if missing is not _MISSING:
+            return missing
+        raise JsonFileError(f"cannot read {str(path)!r}: no such file") from None
+    except OSError as exc:
+        raise JsonFileError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        _regular(path, info.st_mode)
+        if info.st_size > max_bytes:
+            raise JsonFileError(_too_large(path, info.st_size, max_bytes))
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise JsonFileError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if size > max_bytes:
+        raise JsonFileError(_too_large(path, size, max_bytes, growing=True))
+    return b"".join(chunks)
+
+
+def depth(document: Any) -> int:
+    """How deeply lists and objects nest in ``document`` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, level = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            return level
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def parse_size(text: str) -> int:
+    """A size in bytes from ``123``, ``64K``, ``64M`` or ``1G`` (powers of 1024); ValueError otherwise."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units else (cleaned, "")
+    try:
+        value = int(number)
+    except ValueError:
+        raise ValueError(f"expected a size such as 1048576, 512K, 64M or 1G, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"expected a size of at least 1 byte, got {text!r}")
+    return value * units[unit]
+
+
+def _regular(path: str | os.PathLike[str], mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "of another kind")
+    raise JsonFileError(f"cannot read {str(path)!r}: it is {kind}, not a regular file")
+
+
+def _too_large(path: str | os.PathLike[str], size: int, cap: int, growing: bool = False) -> str:
+    how = "grew past" if growing else f"is {size:,} bytes, over"
+    return f"{Path(path)}: the file {how} the size cap of {cap:,} bytes"
