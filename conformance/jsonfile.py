@@ -104,20 +104,6 @@ def depth(document: Any) -> int:
     return deepest
 
 
-def parse_size(text: str) -> int:
-    """A size in bytes from ``123``, ``64K``, ``64M`` or ``1G`` (powers of 1024); ValueError otherwise."""
-    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
-    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units else (cleaned, "")
-    try:
-        value = int(number)
-    except ValueError:
-        raise ValueError(f"expected a size such as 1048576, 512K, 64M or 1G, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"expected a size of at least 1 byte, got {text!r}")
-    return value * units[unit]
-
-
 def _regular(path: str | os.PathLike[str], mode: int) -> None:
     if stat.S_ISREG(mode):
         return

@@ -110,7 +110,7 @@ class Ledger:
         try:
             data = read_json(self.path, max_bytes=self.max_bytes, missing=None)
         except JsonFileError as exc:
-            raise LedgerError(f"ledger {self.path}: cannot read it ({exc}); it was left as it is") from None
+            raise LedgerError(f"ledger: {exc}; it was left as it is") from None
         if data is None:
             return []
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), list):
