@@ -4,9 +4,9 @@ Every file ckspec reads back (a saved failure trace, a recorded trace, the AWS l
 through :func:`read_json`, which
 
 * accepts a regular file only: a FIFO, a character device such as ``/dev/zero``, a socket or
-  a folder is refused at once (the file is opened non-blocking and checked with ``fstat``
-  on the opened descriptor, so opening a FIFO with no writer cannot hang and the check is of
-  the file actually read);
+  a folder is refused at once, unopened (``stat`` first; then the file is opened
+  non-blocking and checked again with ``fstat``, so a FIFO swapped in between cannot hang the
+  open, and the check is of the file actually read);
 * reads at most ``max_bytes`` (default :data:`DEFAULT_MAX_BYTES`); a larger file, or one
   that grows past the cap while it is read, is refused;
 * refuses nesting deeper than :data:`MAX_DEPTH` levels (the parser's own recursion, and the
@@ -61,6 +61,7 @@ def read_bytes(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYT
     """The bytes of the regular file ``path``, at most ``max_bytes`` of them."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
+        _regular(path, os.stat(path).st_mode)  # a device is not even opened (opening some has effects)
         fd = os.open(path, flags)
     except FileNotFoundError:
         if missing is not _MISSING:

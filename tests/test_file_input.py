@@ -145,3 +145,27 @@ def test_bad_max_file_size_values(text, capsys):
     with pytest.raises(argparse.ArgumentTypeError):
         file_size(text)
     _one_line_error(capsys, ["trace", "check", "x.json", "--max-file-size", text])
+
+
+def test_a_fifo_swapped_in_after_the_stat_is_refused_without_blocking(tmp_path, monkeypatch):
+    """The check is made again on the opened descriptor, and the open does not wait for a writer."""
+    import stat
+    import threading
+    import time
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: os.stat_result((stat.S_IFREG | 0o644,) + tuple(real_stat(p))[1:])
+                        if str(p) == str(fifo) else real_stat(p, *a, **k))
+    # a regression (a blocking open) is released by a writer after a few seconds, and fails below
+    rescue = threading.Timer(5, lambda: os.close(os.open(fifo, os.O_WRONLY)))
+    rescue.daemon = True
+    rescue.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(JsonFileError, match="FIFO"):
+            read_json(fifo)
+    finally:
+        rescue.cancel()
+    assert time.monotonic() - started < 2
