@@ -86,3 +86,14 @@ def test_a_change_keeps_what_another_process_wrote_since_this_one_read(tmp_path)
     assert {e.id for e in second} == {"cks-1", "k-1"}  # its view is what it read under the lock
     first.remove(Entry("store", "cks-1", "eu-west-1"))
     assert {e.id for e in Ledger(path)} == {"k-1"}
+
+
+def test_marking_an_entry_another_process_removed_lists_it_again(tmp_path):
+    """A stale entry costs one more cleanup call; a lost one a billed resource: mark keeps it."""
+    path = tmp_path / "ledger.json"
+    key = Entry("key", "k-1", "eu-west-1")
+    run, cleanup = Ledger(path), Ledger(path)
+    run.add(key)
+    cleanup.remove(key)
+    run.mark(key, "pending")
+    assert [(e.id, e.status) for e in Ledger(path)] == [("k-1", "pending")]
