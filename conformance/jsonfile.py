@@ -11,7 +11,9 @@ through :func:`read_json`, which
   that grows past the cap while it is read, is refused;
 * refuses nesting deeper than :data:`MAX_DEPTH` levels (the parser's own recursion, and the
   recursive code that later walks the document, would otherwise end in ``RecursionError``);
-* names the file, and the line, when the bytes are not UTF-8 or not JSON.
+* names the file, and the line, when the bytes are not UTF-8 or not JSON (and refuses what
+  the parser refuses besides, such as an integer of more than 4,300 digits, or a lone
+  surrogate escape such as ``"\\ud800"``, which no UTF-8 text holds and no terminal prints).
 
 Each refusal is a :class:`JsonFileError` with a one-line message.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,8 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 #: deeper than any trace or ledger ckspec writes (a recorded botocore response nests ~10 levels)
 MAX_DEPTH = 200
 _MISSING: Any = object()
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
@@ -52,8 +57,16 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTE
         raise JsonFileError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise JsonFileError(f"{path}: JSON nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts (4,300)
+        raise JsonFileError(f"{path}: not JSON ckspec can read ({str(exc).split(';')[0]})") from None
     if depth(document) > MAX_DEPTH:
         raise JsonFileError(f"{path}: JSON nested deeper than {MAX_DEPTH} levels")
+    escape = _SURROGATE_ESCAPE.search(text)  # only an escape can bring a surrogate into a str
+    surrogate = _lone_surrogate(document) if escape else None
+    if surrogate is not None:
+        first = re.search(rf"\\u{ord(surrogate):04x}", text, re.IGNORECASE) or escape
+        raise JsonFileError(f"{path}: not valid text: a lone surrogate \\u{ord(surrogate):04x} "
+                            f"(line {text.count(chr(10), 0, first.start()) + 1})")
     return document
 
 
@@ -91,18 +104,36 @@ def read_bytes(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYT
 
 
 def depth(document: Any) -> int:
-    """How deeply lists and objects nest in ``document`` (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(document, 1)]
-    while stack:
-        value, level = stack.pop()
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, level)
-        if level > MAX_DEPTH:
-            return level
-        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    """How deeply lists and objects nest in ``document`` (a scalar is 0; counting stops past
+    :data:`MAX_DEPTH`): level by level, without recursion."""
+    level, deepest = ([document] if isinstance(document, (dict, list)) else []), 0
+    while level and deepest <= MAX_DEPTH:
+        deepest += 1
+        below = []
+        for value in level:
+            for child in (value.values() if isinstance(value, dict) else value):
+                if type(child) is dict or type(child) is list:  # what json.loads makes
+                    below.append(child)
+        level = below
     return deepest
+
+
+def _lone_surrogate(document: Any) -> str | None:
+    """The first lone surrogate in a string or key: JSON's ``\\ud800`` escapes allow one, no
+    UTF-8 text holds one, and no terminal prints it."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found:
+                return found.group()
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
 
 
 def _regular(path: str | os.PathLike[str], mode: int) -> None:

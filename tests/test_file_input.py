@@ -104,6 +104,21 @@ def test_bad_bytes_name_the_file_and_line(tmp_path, capsys, command, content, wh
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_an_integer_too_long_to_convert(tmp_path, capsys, command):
+    path = tmp_path / "long.json"
+    path.write_text('{"format": "ckspec-trace/1", "steps": [], "seed": ' + "7" * 5000 + "}")
+    assert "Exceeds the limit (4300 digits)" in _one_line_error(capsys, _argv(command, path))
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_lone_surrogate_is_refused(tmp_path, capsys, command):
+    """JSON's escapes allow "\\ud800", which no UTF-8 text holds and printing it fails."""
+    path = tmp_path / "surrogate.json"
+    path.write_text('{"format": "ckspec-trace/1",\n "steps": [], "failure": {"message": "\\uD800 x"}}')
+    assert "a lone surrogate \\ud800 (line 2)" in _one_line_error(capsys, _argv(command, path))
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_a_missing_file(tmp_path, capsys, command):
     path = tmp_path / "none.json"
     if command == "cleanup":  # no ledger: nothing to clean up
@@ -127,6 +142,8 @@ def test_read_json_reads_what_it_should(tmp_path):
     path.write_text(json.dumps(document), encoding="utf-8")
     assert read_json(path) == document
     assert read_json(tmp_path / "none.json", missing=None) is None
+    path.write_text(json.dumps({"face": "\U0001F600"}))  # written as a surrogate pair: one character
+    assert read_json(path) == {"face": "\U0001F600"}
     assert jsonfile.depth(document) == 151 and jsonfile.depth(3) == 0
 
 

@@ -27,6 +27,8 @@ POISONS = {
     "seed a boolean": '{"format": "ckspec-trace/1", "steps": [], "seed": true}',
     "bad step": '{"format": "ckspec-trace/1", "steps": [{"call": "LaunchRockets"}]}',
     "deep": "[" * 6000 + "]" * 6000,
+    "long integer": '{"format": "ckspec-trace/1", "steps": [], "seed": ' + "9" * 5000 + "}",
+    "lone surrogate": '{"format": "ckspec-trace/1", "steps": [], "target": "\\udc00"}',
 }
 
 
