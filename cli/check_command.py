@@ -139,6 +139,17 @@ def _output_file(path: str | None) -> Path | None:
     return target
 
 
+def failures_folder(path: str) -> Path:
+    """--failures-dir: a folder, or a path one can be made at (refused: a file, or a path
+    under a file), checked before the run rather than when a failure is saved."""
+    folder = Path(path)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        where = "" if existing == folder else f"is under {str(existing)!r}, which "
+        raise CliError(f"--failures-dir {path!r} {where}exists and is not a folder")
+    return folder
+
+
 def run(args: argparse.Namespace) -> int:
     return against_target(args, _check)
 
@@ -160,7 +171,7 @@ def _check(args: argparse.Namespace) -> int:
     from ckspec.conformance.engine import CheckOptions, check
 
     outputs = {k: _output_file(getattr(args, k)) for k in ("junit", "html", "json")}
-    failures_dir = None if args.no_save else Path(args.failures_dir)
+    failures_dir = None if args.no_save else failures_folder(args.failures_dir)
     options = CheckOptions(examples=args.examples, steps=args.steps, seed=args.seed, poll_budget=args.poll_budget,
                            poll_interval=args.poll_interval, shrink=not args.no_shrink, failures_dir=failures_dir)
     quiet = args.json == "-"

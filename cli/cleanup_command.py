@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from .errors import CliError
+from .file_limits import add_max_file_size
 from .output import console
 
 
@@ -23,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ledger", default=".ckspec/aws-ledger.json", metavar="FILE",
                    help="the ledger of created resources (default %(default)s)")
     p.add_argument("--profile", help="AWS credentials profile (default: the usual AWS credential chain)")
+    add_max_file_size(p)
     p.add_argument("--dry-run", action="store_true", help="only list what the ledger holds")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.set_defaults(run=run)
@@ -32,11 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from ckspec.conformance.aws_target import ENDPOINT_VARIABLE, clean
     from ckspec.conformance.ledger import Ledger, LedgerError
 
-    path = Path(args.ledger)
-    if path.is_dir():
-        raise CliError(f"ledger {args.ledger!r} is a folder")
     try:
-        ledger = Ledger(path)
+        ledger = Ledger(Path(args.ledger), max_bytes=args.max_file_size)
     except LedgerError as exc:
         raise CliError(str(exc)) from None
     if not len(ledger):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .check_command import EXIT, add_target_arguments, against_target, target_spec
 from .errors import CliError
+from .file_limits import add_max_file_size
 from .output import console, print_json
 
 
@@ -21,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "pass, 1 they fail, 2 usage error, 3 target unreachable, 4 inconclusive.")
     p.add_argument("file", help="a trace saved by ckspec check")
     add_target_arguments(p)
+    add_max_file_size(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
@@ -35,7 +37,7 @@ def _replay(args: argparse.Namespace) -> int:
     from ckspec.conformance.traces import TraceError, load_trace
 
     try:
-        trace = load_trace(Path(args.file))
+        trace = load_trace(Path(args.file), max_bytes=args.max_file_size)
     except TraceError as exc:
         raise CliError(str(exc)) from None
     with target_spec(args) as spec:

@@ -2,8 +2,8 @@
 checks one against the model as an observer.
 
 Exit codes of ``trace check``: 0 the trace conforms, 1 it does not, 2 bad input (a missing
-file, not JSON, another format or version, a malformed call), 4 inconclusive (too many model
-worlds explain it).
+file, not a regular file, over --max-file-size, not JSON or nested too deeply, another format
+or version, a malformed call), 4 inconclusive (too many model worlds explain it).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from .errors import CliError
+from .file_limits import add_max_file_size
 from .output import console, print_json
 
 EXIT = {"conforms": 0, "does not conform": 1, "inconclusive": 4}
@@ -29,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "0 conforms, 1 does not, 2 bad input, 4 inconclusive.")
     check.add_argument("file", help="a trace written by ckspec record")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_max_file_size(check)
     check.set_defaults(run=run_check)
     p.set_defaults(run=_no_action, parser=p)
 
@@ -42,7 +44,7 @@ def run_check(args: argparse.Namespace) -> int:
     from ckspec.conformance.observer import Inconclusive, check_trace
 
     try:
-        trace = recorded.load(args.file)
+        trace = recorded.load(args.file, max_bytes=args.max_file_size)
     except recorded.RecordedTraceError as exc:
         raise CliError(str(exc)) from None
     try:

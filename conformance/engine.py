@@ -489,11 +489,22 @@ def _report(spec: TargetSpec, options: CheckOptions, found: tuple[Nonconformance
 
 
 def _replay_saved(spec: TargetSpec, options: CheckOptions, result: RunResult, replay_options: dict[str, Any]) -> None:
+    """Replay the saved failure traces first (the regression gate). One that cannot be read (a
+    half-written, empty or foreign file, a FIFO, one over the size cap) is skipped with a
+    one-line warning on stderr naming it: it must not stop every later check."""
+    import sys
+
+    from .traces import TraceError
+
     folder = options.failures_dir
     if folder is None or not folder.is_dir():
         return
     for path in sorted(folder.glob("*.json")):
-        trace = load_trace(path)
+        try:
+            trace = load_trace(path)
+        except TraceError as exc:
+            print(f"ckspec: warning: skipped a saved trace that cannot be read: {exc}", file=sys.stderr)
+            continue
         outcome = replay(spec, trace.steps, trace.seed, coverage=result.coverage, **replay_options)
         result.steps += outcome.session.steps_run
         result.regressions.append({"file": str(path), "verdict": outcome.verdict})

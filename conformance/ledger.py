@@ -12,19 +12,29 @@ once AWS says the resource is gone or going:
 * a custom key store is disconnected and deleted, which AWS refuses while any key, even one
   pending deletion, is still in it (DELETE-02): the entry stays until its keys are gone.
 
-The ledger holds identifiers, names and the Region, never a password.
+The ledger holds identifiers, names and the Region, never a password. Processes sharing
+one ledger serialise their changes with a lock file beside it (``aws-ledger.json.lock``);
+see :class:`Ledger`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from .jsonfile import DEFAULT_MAX_BYTES, JsonFileError, read_json
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: one writer at a time is then up to the user
+    fcntl = None  # type: ignore[assignment]
 
 DEFAULT_LEDGER = Path(".ckspec") / "aws-ledger.json"
 FORMAT = "ckspec-aws-ledger"
@@ -49,11 +59,19 @@ class Entry:
 
 
 class Ledger:
-    """A ledger file; every change is written through at once."""
+    """A ledger file; every change is written through at once.
 
-    def __init__(self, path: Path = DEFAULT_LEDGER) -> None:
+    Several processes may share one ledger (two ``--target aws`` runs from one folder, a
+    ``ckspec cleanup`` during a run): each change takes an exclusive ``flock`` on
+    ``<ledger>.lock``, reads the file again under it, applies only its own change to what it
+    read, and replaces the file atomically, so no process's entries are lost. ``entries`` is
+    what the file held after this process's last read or change.
+    """
+
+    def __init__(self, path: Path = DEFAULT_LEDGER, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = Path(path)
-        self.entries: dict[tuple[str, str], Entry] = {(e.kind, e.id): e for e in self._read()}
+        self.max_bytes = max_bytes
+        self.entries: dict[tuple[str, str], Entry] = self._keyed(self._read())
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(list(self.entries.values()))
@@ -64,34 +82,46 @@ class Ledger:
     def add(self, entry: Entry) -> None:
         if entry.kind not in KINDS:
             raise ValueError(f"ledger: unknown kind {entry.kind!r}")
-        self.entries[(entry.kind, entry.id)] = entry
-        self._write()
+        self._change(lambda entries: entries.__setitem__((entry.kind, entry.id), entry))
 
     def mark(self, entry: Entry, status: str) -> None:
-        self.entries[(entry.kind, entry.id)] = attrs.evolve(entry, status=status)
-        self._write()
+        """Give ``entry`` a new status (listing it again if another process removed it: a
+        stale entry costs a cleanup call, a lost one a billed resource)."""
+        changed = attrs.evolve(entry, status=status)
+        self._change(lambda entries: entries.__setitem__((entry.kind, entry.id), changed))
 
     def remove(self, entry: Entry) -> None:
-        self.entries.pop((entry.kind, entry.id), None)
-        self._write()
+        self._change(lambda entries: entries.pop((entry.kind, entry.id), None))
+
+    def _change(self, change: Callable[[dict[tuple[str, str], Entry]], Any]) -> None:
+        """Read, change and write the ledger under its lock."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(self.path.with_name(self.path.name + ".lock")):
+            entries = self._keyed(self._read())
+            change(entries)
+            self._write(entries)
+        self.entries = entries
+
+    @staticmethod
+    def _keyed(entries: list[Entry]) -> dict[tuple[str, str], Entry]:
+        return {(e.kind, e.id): e for e in entries}
 
     def _read(self) -> list[Entry]:
-        if not self.path.exists():
-            return []
         try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError) as exc:
-            raise LedgerError(f"ledger {self.path}: cannot read it ({exc}); it was left as it is") from None
+            data = read_json(self.path, max_bytes=self.max_bytes, missing=None)
+        except JsonFileError as exc:
+            raise LedgerError(f"ledger: {exc}; it was left as it is") from None
+        if data is None:
+            return []
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), list):
             raise LedgerError(f"ledger {self.path}: not a ckspec AWS ledger; it was left as it is")
         try:
-            return [Entry(**item) for item in data["entries"]]
-        except TypeError as exc:
+            return [_entry(item) for item in data["entries"]]
+        except (TypeError, ValueError) as exc:
             raise LedgerError(f"ledger {self.path}: a malformed entry ({exc}); it was left as it is") from None
 
-    def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"format": FORMAT, "version": 1, "entries": [e.as_json() for e in self.entries.values()]}
+    def _write(self, entries: dict[tuple[str, str], Entry]) -> None:
+        data = {"format": FORMAT, "version": 1, "entries": [e.as_json() for e in entries.values()]}
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".ledger-", suffix=".json")
         try:
             with os.fdopen(handle, "w") as out:
@@ -102,3 +132,40 @@ class Ledger:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        _sync_folder(self.path.parent)
+
+
+def _entry(item: Any) -> Entry:
+    if not isinstance(item, dict):
+        raise TypeError(f"expected an object, got {type(item).__name__}")
+    entry = Entry(**item)
+    if entry.kind not in KINDS or not all(isinstance(v, str) for v in entry.as_json().values()):
+        raise ValueError(f"expected kind {' or '.join(KINDS)} and string fields, got {item}")
+    return entry
+
+
+@contextlib.contextmanager
+def _locked(lock: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``lock`` (created if missing, kept afterwards: removing a lock
+    file another process is waiting on would let a third one in beside it)."""
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (a crash just after it must not bring the old file back)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

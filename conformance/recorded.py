@@ -134,18 +134,16 @@ class RecordedTrace:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def load(path: str | os.PathLike[str]) -> RecordedTrace:
-    """Read and check a recorded trace; RecordedTraceError (one line) when it is not one."""
+def load(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> RecordedTrace:
+    """Read and check a recorded trace; RecordedTraceError (one line) when it is not one. The
+    file is read by :func:`ckspec.conformance.jsonfile.read_json`: a regular file only, at most
+    ``max_bytes`` (default its cap), nesting bounded."""
+    from .jsonfile import DEFAULT_MAX_BYTES, JsonFileError, read_json
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RecordedTraceError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise RecordedTraceError(f"{path}: not a text file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RecordedTraceError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        data = read_json(path, max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
+    except JsonFileError as exc:
+        raise RecordedTraceError(str(exc)) from None
     try:
         return parse(data)
     except RecordedTraceError as exc:
