@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 from ckspec.model.aws_service import kms
 
-from . import recorded
+from . import recorded, supervision
 from .record_hook import ckspec_record_hook as hook
 
 #: the folder put first on the recorded program's PYTHONPATH
@@ -56,6 +56,29 @@ class Recording:
     damaged: int = 0
     #: the program's exit status (None for an in-process recording)
     exit_status: int | None = None
+    #: the signal that ended the recording (passed on to the program), if one did
+    interrupted: signal.Signals | None = None
+    #: the program had not ended within the grace period after that signal and was killed
+    killed: bool = False
+    #: the grace period the program had after the signal, in seconds
+    grace: float = supervision.GRACE_SECONDS
+
+    @property
+    def exit_code(self) -> int:
+        """``ckspec record``'s exit code: the program's, or 128 + the signal that interrupted it."""
+        if self.interrupted is not None:
+            return 128 + int(self.interrupted)
+        return self.exit_status or 0
+
+    def ending(self) -> str:
+        """How the program ended, for the closing message ("" for a plain success)."""
+        if self.interrupted is not None:
+            fate = (f"had not ended {self.grace:g} s later and was killed" if self.killed
+                    else f"exited with {exit_status_name(self.exit_status or 0)}")
+            return f"; interrupted by {self.interrupted.name}, passed on to the program, which {fate}"
+        if self.exit_status:
+            return f"; the program exited with {exit_status_name(self.exit_status)}"
+        return ""
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -144,36 +167,53 @@ def find_program(name: str) -> str:
     return found
 
 
-def record_program(argv: Sequence[str], output: str | os.PathLike[str]) -> Recording:
-    """Run ``argv`` to its end, recording its KMS and CloudHSM v2 calls into ``output``."""
+def record_program(argv: Sequence[str], output: str | os.PathLike[str],
+                   grace: float = supervision.GRACE_SECONDS) -> Recording:
+    """Run ``argv`` to its end, recording its KMS and CloudHSM v2 calls into ``output``. A
+    SIGINT, SIGTERM or SIGHUP to this process is passed on to the program, which gets
+    ``grace`` seconds to end before it is killed; the trace is written with
+    every completed call either way, and the spool removed (:mod:`.supervision`)."""
     if not argv:
         raise RecordingError("no program to run")
     path = check_output_path(output)
     executable = find_program(argv[0])
-    with _private_spool() as spool:
+    with supervision.Supervisor(grace) as supervisor, _locked(path), _private_spool() as spool:
         key = secrets.token_bytes(32)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(BOOTSTRAP_DIR), *filter(None, [env.get("PYTHONPATH")])])
         env[hook.SPOOL_VARIABLE] = str(spool)
         env[hook.KEY_VARIABLE] = key.hex()
-        status = _run(executable, argv, env)
-        trace, damaged = assemble(spool, argv, key)
-    recorded.write(trace, path)
-    return Recording(trace, path, damaged, status)
 
+        def save() -> tuple[recorded.RecordedTrace, int]:
+            trace, damaged = assemble(spool, argv, key)
+            recorded.write(trace, path)
+            return trace, damaged
 
-def _run(executable: str, argv: Sequence[str], env: dict[str, str]) -> int:
-    try:
-        child = subprocess.Popen([executable, *argv[1:]], env=env)
-    except OSError as exc:
-        raise RecordingError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
-    while True:
+        def save_so_far() -> None:  # should ckspec itself be killed while the program ends
+            with contextlib.suppress(OSError, ValueError):
+                save()
+
         try:
-            status = child.wait()
-            break
-        except KeyboardInterrupt:  # the program got the same Ctrl-C; let it finish, keep what it did
-            continue
-    return 128 - status if status < 0 else status  # a signal, as a shell reports it
+            ended = supervisor.run(executable, argv, env, save_so_far)
+        except OSError as exc:
+            raise RecordingError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        trace, damaged = save()
+    return Recording(trace, path, damaged, ended.status, ended.interrupted, ended.killed, grace)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """The output locked for the block (RecordingError when another recording writes it)."""
+    try:
+        lock = supervision.OutputLock.take(path)
+    except supervision.OutputBusy as exc:
+        raise RecordingError(f"output {str(path)!r} is being written by another ckspec record ({exc.holder})") from None
+    except OSError as exc:
+        raise RecordingError(f"cannot lock {str(supervision.lock_path(path))!r}: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager
@@ -210,7 +250,7 @@ def recording(path: str | os.PathLike[str]) -> Iterator[_InProcess]:
     The trace is written when the block ends, also when it raises.
     """
     handle = _InProcess(check_output_path(path))
-    with _private_spool() as spool:
+    with _locked(handle.path), _private_spool() as spool:
         recorder = hook.Recorder(str(spool), secrets.token_bytes(32))
         hook.attach(recorder)
         try:
