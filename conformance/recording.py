@@ -94,8 +94,8 @@ class Recording:
 def assemble(spool: Path, program: Sequence[str] | None = None,
              key: bytes | None = None) -> tuple[recorded.RecordedTrace, int]:
     """The trace from a spool file, and how many lines could not be read. With the recording's
-    ``key``, a program argument that is a recorded password (``aws kms ... --key-store-password
-    X``) is written as its alias too."""
+    ``key``, a recorded password in the program's arguments (``aws kms ... --key-store-password
+    X``, ``-pX``, ``--pw=X``) is written as its alias too."""
     try:
         lines = spool.read_text(encoding="ascii", errors="replace").splitlines()
     except FileNotFoundError:
@@ -121,23 +121,54 @@ def _trace_from_lines(lines: Sequence[str], program: Sequence[str] | None,
         except ValueError:  # RecordedTraceError and JSON errors: a line cut short
             damaged += 1
     if program is not None:
-        program = tuple(_scrub_argument(a, key, aliases) for a in program)
+        program = _scrub_program(program, key, aliases)
     return recorded.RecordedTrace(tuple(calls), program), damaged
 
 
+#: the longest text tried as a password inside a program argument (KeyStorePassword takes 7 to 32)
+_LONGEST_PASSWORD = 64
+#: how many characters of the program's arguments are searched for passwords (about 0.2 s per
+#: 1,000); an argument beyond that is written as its length only, when passwords were sent
+_SEARCHED = 8192
+
+
+def _scrub_program(program: Sequence[str], key: bytes | None, aliases: dict[str, int]) -> tuple[str, ...]:
+    """The program's arguments with every password it sent written as its alias (KU-04), within
+    the :data:`_SEARCHED` budget; an argument past the budget is replaced as a whole."""
+    if key is None or not aliases:
+        return tuple(program)
+    budget, out = _SEARCHED, []
+    for argument in program:
+        if len(argument) > budget:
+            out.append(f"[an argument of {len(argument)} characters, too long to search for passwords]")
+            continue
+        budget -= len(argument)
+        out.append(_scrub_argument(argument, key, aliases))
+    return tuple(out)
+
+
 def _scrub_argument(argument: str, key: bytes | None, aliases: dict[str, int]) -> str:
-    """An argument, or ``--flag=value``'s value, that is a password the program sent, as its alias."""
-    if key is None:
+    """An argument with every password the program sent, wherever it stands in it (``SECRET``,
+    ``--pw=SECRET``, ``-pSECRET``, ``user=x,password=SECRET``), written as its alias (KU-04).
+    The digests are all there is to go by, so every piece of the argument of up to
+    :data:`_LONGEST_PASSWORD` characters is tried, the longest first at each position."""
+    if key is None or not aliases:
         return argument
     recorder = hook.Recorder("", key)
-    flag, equals, value = argument.rpartition("=")
-    for candidate, prefix in ((argument, ""), (value, flag + equals) if equals else (None, "")):
-        if candidate is None:
+    out: list[str] = []
+    start = plain = 0
+    while start < len(argument):
+        found = None
+        for end in range(min(len(argument), start + _LONGEST_PASSWORD), start, -1):
+            found = aliases.get(recorder.digest(argument[start:end]))
+            if found is not None:
+                break
+        if found is None:
+            start += 1
             continue
-        digest = recorder.password_alias(candidate)["redacted"].split(":", 1)[1]
-        if digest in aliases:
-            return f"{prefix}[redacted password({aliases[digest]})]"
-    return argument
+        out.append(f"{argument[plain:start]}[redacted password({found})]")
+        start = plain = end
+    return "".join(out) + argument[plain:]
 
 
 def check_output_path(output: str | os.PathLike[str]) -> Path:
