@@ -3,8 +3,8 @@
 ``ckspec record`` must never lose what the program did, nor leave it running. When ckspec
 gets SIGINT, SIGTERM or SIGHUP (Ctrl-C, a CI timeout, a closed terminal) it passes the
 signal on to the program (a SIGINT from the terminal already reached the program, which
-shares ckspec's foreground process group, and is not sent twice), gives the program
-:data:`GRACE_SECONDS` to end, then kills it (SIGKILL); the caller then writes the trace with
+shares ckspec's foreground process group, and is not sent twice), gives the program a grace
+period (:data:`GRACE_SECONDS` unless told otherwise) to end, then kills it (SIGKILL); the caller then writes the trace with
 every call completed and exits ``128 + the signal`` (130, 143, 129), the shell's convention.
 
 The output is locked for the whole recording (:class:`OutputLock`): ``FILE.lock`` beside the

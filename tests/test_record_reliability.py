@@ -168,3 +168,11 @@ def test_concurrent_recordings_to_one_output_lose_no_call_silently(tmp_path, end
     assert all("is being written by another ckspec record (pid " in ends[n][1] for n in refused)
     (winner,) = [n for n, (code, _) in ends.items() if code == 0]
     assert len(json.loads(output.read_text(encoding="utf-8"))["calls"]) == winner + 1
+
+
+def test_the_documented_grace_period_is_the_default(tmp_path):
+    from ckspec.cli.main import build_parser
+    from ckspec.conformance.supervision import GRACE_SECONDS
+
+    args = build_parser().parse_args(["record", "--", "true"])
+    assert args.grace == GRACE_SECONDS
