@@ -171,7 +171,7 @@ def test_concurrent_recordings_to_one_output_lose_no_call_silently(tmp_path, end
 
 
 def test_the_documented_grace_period_is_the_default(tmp_path):
-    from ckspec.cli.main import build_parser
+    from ckspec.main import build_parser
     from ckspec.conformance.supervision import GRACE_SECONDS
 
     args = build_parser().parse_args(["record", "--", "true"])
