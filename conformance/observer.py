@@ -176,9 +176,10 @@ class Observer:
             self.skipped += 1
             return
         if call.error is not None and call.error.code in ("ValidationException", "ValidationError") \
-                and isinstance(call.request.get("KeyStorePassword"), Mapping):
+                and _redacted_string(call.request.get("KeyStorePassword")):
             # KU-04: a trace never holds a password, nor its length (7 to 32): whether the password
-            # is what failed validation cannot be seen, and a validation error has no effect
+            # is what failed validation cannot be seen, and a validation error has no effect. A
+            # password that was not a string keeps its type, and is judged as what it was (AMB-18)
             self.skipped += 1
             return
         reply = self._reply(call)
@@ -472,6 +473,11 @@ class Observer:
 def _reads(params: Mapping[str, Any], fact: str) -> bool:
     """A request-only fact, read by the model's own reader."""
     return bool(FACTS[fact].read(Context(World(), PERMISSIVE, params)))
+
+
+def _redacted_string(password: Any) -> bool:
+    """A redacted password that was a string (its length unseen), not one of another type."""
+    return isinstance(password, Mapping) and password.get("type", "string") == "string"
 
 
 def _distinct(beliefs: Iterable[Belief]) -> tuple[Belief, ...]:

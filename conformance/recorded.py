@@ -31,7 +31,9 @@ botocore's shapes). Calls are in the order they returned.
 
 Secrets are never written: a ``KeyStorePassword`` is ``{"redacted": "password(N)"}``, the
 same N for the same password within one recording (so a reader can tell "the same password
-again" from "a new password"), and any other sensitive member is
+again" from "a new password"), with ``"type"`` (``integer``, ``number``, ``boolean``,
+``bytes``, ``list``, ``object`` or ``other``) when the value sent was not a string, so that
+the request is judged as what it was (KU-04, AMB-18); any other sensitive member is
 ``{"redacted": "sensitive"}`` (with ``"length"`` for bytes).
 """
 
@@ -231,7 +233,7 @@ def _typed(value: Any, shape: Any, where: str) -> Any:
     """JSON values to botocore's Python values, guided by the shape (unknown members pass as they are)."""
     if shape is None:
         return value
-    if isinstance(value, dict) and "redacted" in value and set(value) <= {"redacted", "length"}:
+    if isinstance(value, dict) and "redacted" in value and set(value) <= {"redacted", "length", "type"}:
         return _redacted(value, shape, where)
     kind = shape.type_name
     if kind == "structure" and isinstance(value, dict):
@@ -259,7 +261,11 @@ def _redacted(value: dict[str, Any], shape: Any, where: str) -> Any:
     label = value["redacted"]
     alias = _ALIAS.fullmatch(label) if isinstance(label, str) else None
     if alias:
-        return password_value(int(alias.group(1)))
+        kind = value.get("type", "string")
+        if kind not in _PLACEHOLDERS:
+            raise RecordedTraceError(f"{where}: a redacted password's type must be one of "
+                                     f"{', '.join(_PLACEHOLDERS)}, got {kind!r}")
+        return _PLACEHOLDERS[kind](int(alias.group(1)))
     if shape.type_name == "blob":
         length = value.get("length", 0)
         if not isinstance(length, int) or isinstance(length, bool) or length < 0:
@@ -272,6 +278,27 @@ def password_value(alias: int) -> str:
     """What ``{"redacted": "password(N)"}`` stands for when a trace is read: a placeholder equal
     for equal N, different otherwise, of a length KeyStorePassword accepts (7 to 32)."""
     return f"password({alias})".ljust(7, "_")
+
+
+@attrs.frozen
+class OtherPassword:
+    """What a redacted password of type ``other`` (a value JSON has no kind for) stands for."""
+
+    alias: int
+
+
+#: what ``{"redacted": "password(N)", "type": T}`` stands for when a trace is read: a value of
+#: kind T (the kind is what a service's validation sees; KU-04 keeps everything else out)
+_PLACEHOLDERS: dict[str, Any] = {
+    "string": password_value,
+    "integer": lambda n: n,
+    "number": float,
+    "boolean": lambda n: True,
+    "bytes": lambda n: password_value(n).encode("ascii"),
+    "list": lambda n: [password_value(n)],
+    "object": lambda n: {"password": n},
+    "other": OtherPassword,
+}
 
 
 # --- writing -----------------------------------------------------------------------------------

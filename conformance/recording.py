@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 from ckspec.model.aws_service import kms
 
-from . import recorded
+from . import recorded, supervision
 from .record_hook import ckspec_record_hook as hook
 
 #: the folder put first on the recorded program's PYTHONPATH
@@ -56,6 +56,29 @@ class Recording:
     damaged: int = 0
     #: the program's exit status (None for an in-process recording)
     exit_status: int | None = None
+    #: the signal that ended the recording (passed on to the program), if one did
+    interrupted: signal.Signals | None = None
+    #: the program had not ended within the grace period after that signal and was killed
+    killed: bool = False
+    #: the grace period the program had after the signal, in seconds
+    grace: float = supervision.GRACE_SECONDS
+
+    @property
+    def exit_code(self) -> int:
+        """``ckspec record``'s exit code: the program's, or 128 + the signal that interrupted it."""
+        if self.interrupted is not None:
+            return 128 + int(self.interrupted)
+        return self.exit_status or 0
+
+    def ending(self) -> str:
+        """How the program ended, for the closing message ("" for a plain success)."""
+        if self.interrupted is not None:
+            fate = (f"had not ended {self.grace:g} s later and was killed" if self.killed
+                    else f"exited with {exit_status_name(self.exit_status or 0)}")
+            return f"; interrupted by {self.interrupted.name}, passed on to the program, which {fate}"
+        if self.exit_status:
+            return f"; the program exited with {exit_status_name(self.exit_status)}"
+        return ""
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -71,8 +94,8 @@ class Recording:
 def assemble(spool: Path, program: Sequence[str] | None = None,
              key: bytes | None = None) -> tuple[recorded.RecordedTrace, int]:
     """The trace from a spool file, and how many lines could not be read. With the recording's
-    ``key``, a program argument that is a recorded password (``aws kms ... --key-store-password
-    X``) is written as its alias too."""
+    ``key``, a recorded password in the program's arguments (``aws kms ... --key-store-password
+    X``, ``-pX``, ``--pw=X``) is written as its alias too."""
     try:
         lines = spool.read_text(encoding="ascii", errors="replace").splitlines()
     except FileNotFoundError:
@@ -98,23 +121,54 @@ def _trace_from_lines(lines: Sequence[str], program: Sequence[str] | None,
         except ValueError:  # RecordedTraceError and JSON errors: a line cut short
             damaged += 1
     if program is not None:
-        program = tuple(_scrub_argument(a, key, aliases) for a in program)
+        program = _scrub_program(program, key, aliases)
     return recorded.RecordedTrace(tuple(calls), program), damaged
 
 
+#: the longest text tried as a password inside a program argument (KeyStorePassword takes 7 to 32)
+_LONGEST_PASSWORD = 64
+#: how many characters of the program's arguments are searched for passwords (about 0.2 s per
+#: 1,000); an argument beyond that is written as its length only, when passwords were sent
+_SEARCHED = 8192
+
+
+def _scrub_program(program: Sequence[str], key: bytes | None, aliases: dict[str, int]) -> tuple[str, ...]:
+    """The program's arguments with every password it sent written as its alias (KU-04), within
+    the :data:`_SEARCHED` budget; an argument past the budget is replaced as a whole."""
+    if key is None or not aliases:
+        return tuple(program)
+    budget, out = _SEARCHED, []
+    for argument in program:
+        if len(argument) > budget:
+            out.append(f"[an argument of {len(argument)} characters, too long to search for passwords]")
+            continue
+        budget -= len(argument)
+        out.append(_scrub_argument(argument, key, aliases))
+    return tuple(out)
+
+
 def _scrub_argument(argument: str, key: bytes | None, aliases: dict[str, int]) -> str:
-    """An argument, or ``--flag=value``'s value, that is a password the program sent, as its alias."""
-    if key is None:
+    """An argument with every password the program sent, wherever it stands in it (``SECRET``,
+    ``--pw=SECRET``, ``-pSECRET``, ``user=x,password=SECRET``), written as its alias (KU-04).
+    The digests are all there is to go by, so every piece of the argument of up to
+    :data:`_LONGEST_PASSWORD` characters is tried, the longest first at each position."""
+    if key is None or not aliases:
         return argument
     recorder = hook.Recorder("", key)
-    flag, equals, value = argument.rpartition("=")
-    for candidate, prefix in ((argument, ""), (value, flag + equals) if equals else (None, "")):
-        if candidate is None:
+    out: list[str] = []
+    start = plain = 0
+    while start < len(argument):
+        found = None
+        for end in range(min(len(argument), start + _LONGEST_PASSWORD), start, -1):
+            found = aliases.get(recorder.digest(argument[start:end]))
+            if found is not None:
+                break
+        if found is None:
+            start += 1
             continue
-        digest = recorder.password_alias(candidate)["redacted"].split(":", 1)[1]
-        if digest in aliases:
-            return f"{prefix}[redacted password({aliases[digest]})]"
-    return argument
+        out.append(f"{argument[plain:start]}[redacted password({found})]")
+        start = plain = end
+    return "".join(out) + argument[plain:]
 
 
 def check_output_path(output: str | os.PathLike[str]) -> Path:
@@ -144,36 +198,53 @@ def find_program(name: str) -> str:
     return found
 
 
-def record_program(argv: Sequence[str], output: str | os.PathLike[str]) -> Recording:
-    """Run ``argv`` to its end, recording its KMS and CloudHSM v2 calls into ``output``."""
+def record_program(argv: Sequence[str], output: str | os.PathLike[str],
+                   grace: float = supervision.GRACE_SECONDS) -> Recording:
+    """Run ``argv`` to its end, recording its KMS and CloudHSM v2 calls into ``output``. A
+    SIGINT, SIGTERM or SIGHUP to this process is passed on to the program, which gets
+    ``grace`` seconds to end before it is killed; the trace is written with
+    every completed call either way, and the spool removed (:mod:`.supervision`)."""
     if not argv:
         raise RecordingError("no program to run")
     path = check_output_path(output)
     executable = find_program(argv[0])
-    with _private_spool() as spool:
+    with supervision.Supervisor(grace) as supervisor, _locked(path), _private_spool() as spool:
         key = secrets.token_bytes(32)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(BOOTSTRAP_DIR), *filter(None, [env.get("PYTHONPATH")])])
         env[hook.SPOOL_VARIABLE] = str(spool)
         env[hook.KEY_VARIABLE] = key.hex()
-        status = _run(executable, argv, env)
-        trace, damaged = assemble(spool, argv, key)
-    recorded.write(trace, path)
-    return Recording(trace, path, damaged, status)
 
+        def save() -> tuple[recorded.RecordedTrace, int]:
+            trace, damaged = assemble(spool, argv, key)
+            recorded.write(trace, path)
+            return trace, damaged
 
-def _run(executable: str, argv: Sequence[str], env: dict[str, str]) -> int:
-    try:
-        child = subprocess.Popen([executable, *argv[1:]], env=env)
-    except OSError as exc:
-        raise RecordingError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
-    while True:
+        def save_so_far() -> None:  # should ckspec itself be killed while the program ends
+            with contextlib.suppress(OSError, ValueError):
+                save()
+
         try:
-            status = child.wait()
-            break
-        except KeyboardInterrupt:  # the program got the same Ctrl-C; let it finish, keep what it did
-            continue
-    return 128 - status if status < 0 else status  # a signal, as a shell reports it
+            ended = supervisor.run(executable, argv, env, save_so_far)
+        except OSError as exc:
+            raise RecordingError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        trace, damaged = save()
+    return Recording(trace, path, damaged, ended.status, ended.interrupted, ended.killed, grace)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """The output locked for the block (RecordingError when another recording writes it)."""
+    try:
+        lock = supervision.OutputLock.take(path)
+    except supervision.OutputBusy as exc:
+        raise RecordingError(f"output {str(path)!r} is being written by another ckspec record ({exc.holder})") from None
+    except OSError as exc:
+        raise RecordingError(f"cannot lock {str(supervision.lock_path(path))!r}: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager
@@ -210,7 +281,7 @@ def recording(path: str | os.PathLike[str]) -> Iterator[_InProcess]:
     The trace is written when the block ends, also when it raises.
     """
     handle = _InProcess(check_output_path(path))
-    with _private_spool() as spool:
+    with _locked(handle.path), _private_spool() as spool:
         recorder = hook.Recorder(str(spool), secrets.token_bytes(32))
         hook.attach(recorder)
         try:

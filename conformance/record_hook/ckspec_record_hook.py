@@ -19,10 +19,13 @@ Secrets never reach the spool. A ``KeyStorePassword`` is written as
 ``{"redacted": "password:<digest>"}``, an HMAC of the value under a key that lives only in
 the recording's processes' memory, so the same password gets the same digest in every
 process of one recording and nothing can be learnt from the digest once the key is gone;
-the final trace renumbers the digests as ``password(1)``, ``password(2)``, ... Any other
-member botocore marks sensitive (``Plaintext``, external key store credentials) is written
+the final trace renumbers the digests as ``password(1)``, ``password(2)``, ... A password
+that is not a string (a program that turned botocore's validation off can send a number)
+keeps its kind, ``{"redacted": "password:<digest>", "type": "integer"}``, and nothing else of
+its value. Any other member botocore marks sensitive (``Plaintext``, external key store credentials) is written
 as ``{"redacted": "sensitive"}`` (with ``"length"`` for bytes). A password that turns up
-inside any other string (an error message, say) is replaced there as well.
+inside any other string (an error message, say) is replaced there as well (one that was not a
+string, as a whole word only: the digits of a number password inside an identifier stay).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sys
 import threading
 
@@ -40,6 +44,8 @@ import threading
 SERVICES = ("kms", "cloudhsmv2")
 #: request members whose values are kmsuser passwords: written as aliases
 PASSWORD_MEMBERS = frozenset(["KeyStorePassword"])
+#: the kinds of value a redacted password may have been (``"type"``; absent for a string)
+PASSWORD_TYPES = ("string", "integer", "number", "boolean", "bytes", "list", "object", "other")
 #: environment variables ``ckspec record`` passes to the program
 SPOOL_VARIABLE = "CKSPEC_RECORD_SPOOL"
 KEY_VARIABLE = "CKSPEC_RECORD_KEY"
@@ -54,27 +60,50 @@ class Recorder(object):
         self.spool = spool
         self._key = key
         self._secrets = {}  # password value -> digest, in memory only
+        self._strings = set()  # the passwords sent as strings
+        self._words = set()  # the texts of passwords sent only as other values (a number): whole words
         self._lock = threading.Lock()
         self.active = True
         self._warned = False
 
     # --- redaction ---------------------------------------------------------------------------
     def password_alias(self, value):
+        """The alias of a password: a keyed digest of its text (``repr`` for a value that is
+        not a string, so that the same number typed on a command line gets the same digest),
+        with the value's JSON kind as ``"type"`` when it is not a string (the kind decides how
+        the service must answer; the value is never written)."""
         text = value if isinstance(value, str) else repr(value)
+        kind = value_kind(value)
         digest = self._secrets.get(text)
-        if digest is None:
-            digest = hmac.new(self._key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
-            with self._lock:
-                self._secrets[text] = digest
-        return {"redacted": "password:" + digest}
+        with self._lock:
+            if digest is None:
+                digest = self._secrets[text] = self.digest(text)
+            if kind == "string":
+                self._strings.add(text)
+                self._words.discard(text)
+            elif text not in self._strings:
+                self._words.add(text)
+        alias = {"redacted": "password:" + digest}
+        if kind != "string":
+            alias["type"] = kind
+        return alias
+
+    def digest(self, text):
+        """The keyed digest of a password's text (16 hex digits)."""
+        return hmac.new(self._key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
 
     def scrub(self, text):
         """``text`` with every password this process has seen replaced by its alias."""
         if not isinstance(text, str):
             return text
         for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret and secret in text:
-                text = text.replace(secret, "[redacted password:%s]" % self._secrets[secret])
+            if not secret or secret not in text:
+                continue
+            alias = "[redacted password:%s]" % self._secrets[secret]
+            if secret in self._words:  # a number's digits inside an identifier are not the number
+                text = re.sub("(?<![0-9A-Za-z])%s(?![0-9A-Za-z])" % re.escape(secret), alias, text)
+            else:
+                text = text.replace(secret, alias)
         return text
 
     # --- the record ----------------------------------------------------------------------------
@@ -155,6 +184,19 @@ class Recorder(object):
         if hasattr(value, "read"):
             return {"redacted": "stream"}
         return self.scrub(repr(value))
+
+
+def value_kind(value):
+    """A value's JSON kind, as a redacted password's ``"type"`` names it (one of PASSWORD_TYPES)."""
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    for types, kind in ((int, "integer"), (float, "number"), ((bytes, bytearray), "bytes"),
+                        ((list, tuple), "list"), (dict, "object")):
+        if isinstance(value, types):
+            return kind
+    return "other"
 
 
 def _now():
