@@ -18,8 +18,9 @@ code  name            meaning
 130   INTERRUPTED     stopped by Ctrl-C
 ====  ==============  ==========================================================================
 
-``ckspec record`` passes the recorded program's own exit code through; its own errors use
-the codes above.
+``ckspec record`` passes the recorded program's own exit code through, exits 128 + N after
+signal N (SIGINT 130, SIGHUP 129, SIGTERM 143: the trace is written all the same), and uses the
+codes above for its own errors.
 """
 
 from __future__ import annotations

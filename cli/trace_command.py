@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 
 from .errors import CliError
+from .exit_codes import FAILED, INCONCLUSIVE, OK
 from .file_limits import add_max_file_size
 from .output import console, print_json
 
-EXIT = {"conforms": 0, "does not conform": 1, "inconclusive": 4}
+EXIT = {"conforms": OK, "does not conform": FAILED, "inconclusive": INCONCLUSIVE}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
