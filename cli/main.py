@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -25,7 +26,9 @@ COMMANDS = (run_command, explore_command, prove_command, diagrams_command, rules
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> None:  # one line, exit 2; a value of thousands of characters is not echoed
+        message = re.sub(r"(\S{80})\S+", lambda m: f"{m.group(1)}... ({len(m.group(0))} characters)",
+                         " ".join(message.split()))
         raise CliError(f"{message} (see '{self.prog} --help')")
 
 
