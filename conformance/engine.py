@@ -149,6 +149,9 @@ class RunResult:
                            f"tested")
         if self.examples and sum(self.abandoned.values()) >= self.examples:
             reasons.append(f"every example ({self.examples}) was abandoned after a transport fault")
+        elif self.examples and not self.steps:
+            reasons.append(f"no step ran in {self.examples} example(s): only the starting account was built, nothing "
+                           f"was tested (raise --examples)")
         return reasons
 
     def rule_statuses(self) -> list[dict[str, object]]:

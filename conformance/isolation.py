@@ -63,7 +63,10 @@ def isolation_of(target: Any) -> Isolation:
 
 
 def next_prefix() -> str:
-    return f"{RUN_PREFIX}{next(_EXAMPLES)}-"
+    """The next example's prefix, always of one length: the room it leaves for a name
+    (``Capabilities.name_room``) steers generation, so a seed must draw the same run whatever
+    ran before it in the process."""
+    return f"{RUN_PREFIX}{next(_EXAMPLES) % 10**8:08d}-"
 
 
 class NamePrefix:

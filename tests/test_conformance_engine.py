@@ -181,3 +181,15 @@ def test_pagination_markers_are_not_identifiers():
     s.call("DeleteCustomKeyStore", CustomKeyStoreId=ids.store_id(s.world.stores[0].store_id))
     s.paginate(limit=1)  # marker "1" now means "after the second store"
     assert s.coverage.sequences["paged"] == 3
+
+
+def test_a_run_in_which_no_step_ran_is_inconclusive_not_conformant():
+    """Only the starting account was built: nothing was tested (a tiny run against moto did this)."""
+    from ckspec.conformance.engine import RunResult
+
+    result = RunResult(target="t", seed=0)
+    result.examples = 2
+    assert result.verdict == "inconclusive"
+    assert "no step ran in 2 example(s)" in result.verdict_reasons()[0]
+    result.steps = 1
+    assert result.verdict == "conformant"

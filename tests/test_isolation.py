@@ -93,3 +93,11 @@ def test_the_cluster_an_update_moves_to_shares_the_store_s_lineage():
     call = Call.of("UpdateCustomKeyStore", CustomKeyStoreId=ids.store_id(store.store_id),
                    CloudHsmClusterId=ids.cluster_id(second.cluster_id))
     assert favourable(session.world, call).cluster(second.cluster_id).lineage == first.lineage
+
+
+def test_the_prefix_has_one_length_whatever_ran_before():
+    """A seed draws the same run in a fresh process and after a thousand examples (name_room)."""
+    from ckspec.conformance import isolation
+
+    lengths = {len(isolation.next_prefix()) for _ in range(1200)}
+    assert len(lengths) == 1
