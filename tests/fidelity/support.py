@@ -10,6 +10,7 @@ disagreement no part covers, ``model: ...``. ``scorecard.py`` counts both.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import urllib.request
@@ -63,19 +64,22 @@ def error_of(call: Any) -> tuple[int, str, str]:
     return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
 
 
+@functools.cache
+def client(url: str, service: str, checked: bool = True) -> Any:
+    """A boto3 client for the session's server (made once: clients are slow to build, and stateless here)."""
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test", config=NO_RETRIES if checked else UNCHECKED)
+
+
 class Account:
     """One fresh account on the session's ``ckspec serve``: boto3 clients and the test-control extension."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.kms = self.client("kms")
-        self.raw_kms = self.client("kms", UNCHECKED)
-        self.hsm = self.client("cloudhsmv2")
+        self.kms = client(url, "kms")
+        self.raw_kms = client(url, "kms", checked=False)
+        self.hsm = client(url, "cloudhsmv2")
         self.control("/reset", {})
-
-    def client(self, service: str, config: Config = NO_RETRIES) -> Any:
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="test",
-                            aws_secret_access_key="test", config=config)
 
     def control(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         request = urllib.request.Request(f"{self.url}/_ckspec{path}", data=json.dumps(body).encode(), method="POST")

@@ -16,6 +16,13 @@ SDK_UPDATE = ("aws/aws-sdk-js-v3 clients/client-kms/src/commands/UpdateCustomKey
 XKS_CREDENTIAL = {"AccessKeyId": "ABCDEFGHIJKLMNOPQRST", "RawSecretAccessKey": "DXjSUawnel2fr6SKC7G25CNxTyWKE5PF9XX6H/u9pSo="}
 
 
+@evidence("aws-sdk", "boto/botocore botocore/data/kms/2014-11-01/examples-1.json (DescribeCustomKeyStores)",
+          "in an account without custom key stores, DescribeCustomKeyStores answers an empty CustomKeyStores list")
+def test_describe_in_an_empty_account(aws):
+    answer = aws.kms.describe_custom_key_stores()
+    assert answer["CustomKeyStores"] == [] and answer["Truncated"] is False
+
+
 def _three_stores(aws) -> list[str]:
     return sorted(aws.store(name)[0] for name in ("one", "two", "three"))
 

@@ -17,7 +17,14 @@ OLD_SHAPE = "issue 11 §2: an entry published before external key stores existed
 XKS = "issue 11 §2: an external key store described by ID or name is judged impossible"
 
 #: (trace, kind, source, what it shows, disagreement or None)
+SDK = "boto/botocore botocore/data/kms/2014-11-01/examples-1.json"
 CONFORMING = [
+    ("sdk-describe-by-name", "aws-sdk", SDK + " (DescribeCustomKeyStores, by name)",
+     "the SDK's example entry for a CloudHSM store, without CustomKeyStoreType", OLD_SHAPE),
+    ("sdk-lifecycle-examples", "aws-sdk", SDK + " (Create, Connect, Disconnect, Update, Delete examples)",
+     "the SDK examples in order: create with the doc's cluster ID, connect, disconnect, tell the password, rename, "
+     "delete, each answering as shown",
+     "issue 11 §2: the doc's cluster ID cluster-1a23b4cdefg is outside botocore's pattern and fails the check"),
     ("cli-describe-2020", "aws-cli", CLI + "describe-custom-key-stores.rst (2020 revision)",
      "a CONNECTED CloudHSM store as the CLI example showed it (no CustomKeyStoreType, the field came later)", OLD_SHAPE),
     ("cli-describe-cloudhsm-2022", "aws-cli", CLI + "describe-custom-key-stores.rst (example 1, current)",
