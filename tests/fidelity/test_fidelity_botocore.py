@@ -239,3 +239,63 @@ def test_create_key_while_connecting(aws):
     assert aws.state(store) == "CONNECTING"
     assert error_of(lambda: aws.kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store))[1] == \
         "CustomKeyStoreInvalidStateException"
+
+
+@evidence("botocore", MODEL + " (ConnectionStateType)",
+          "the five connection states botocore's enum lists are the ones a store passes through")
+def test_a_store_passes_through_every_documented_state(aws):
+    states = aws.kms.meta.service_model.shape_for("ConnectionStateType").enum
+    store, cluster, _ = aws.store()
+    seen = {aws.state(store)}
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    seen.add(aws.state(store))
+    aws.wait()
+    seen.add(aws.state(store))
+    aws.kms.disconnect_custom_key_store(CustomKeyStoreId=store)
+    seen.add(aws.state(store))
+    aws.wait()
+    aws.env("delete_kmsuser", cluster)
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    aws.wait()
+    seen.add(aws.state(store))
+    assert seen == set(states) == {"CONNECTED", "CONNECTING", "FAILED", "DISCONNECTED", "DISCONNECTING"}
+
+
+@evidence("botocore", INVALID_STATE, "on a CONNECTED store UpdateCustomKeyStore may change only the name: a new "
+                                     "cluster ID is refused")
+def test_update_cluster_while_connected(aws):
+    store, cluster = aws.connected()
+    assert error_of(lambda: aws.kms.update_custom_key_store(CustomKeyStoreId=store, CloudHsmClusterId=cluster))[1] == \
+        "CustomKeyStoreInvalidStateException"
+
+
+@evidence("botocore", INVALID_STATE, "DeleteCustomKeyStore on a store that is not disconnected (here FAILED) is "
+                                     "refused")
+def test_delete_a_failed_store(aws):
+    store, cluster, _ = aws.store()
+    aws.env("delete_kmsuser", cluster)
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    aws.wait()
+    assert aws.state(store) == "FAILED"
+    assert error_of(lambda: aws.kms.delete_custom_key_store(CustomKeyStoreId=store))[1] == \
+        "CustomKeyStoreInvalidStateException"
+
+
+@evidence("botocore", INVALID_STATE, "Disconnect is valid in every state but DISCONNECTING and DISCONNECTED: while "
+                                     "CONNECTING it is accepted and the store ends DISCONNECTED (AMB-06)")
+def test_disconnect_while_connecting(aws):
+    store, _, _ = aws.store()
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    aws.kms.disconnect_custom_key_store(CustomKeyStoreId=store)
+    aws.wait()
+    assert aws.state(store) == "DISCONNECTED"
+
+
+@evidence("botocore", INVALID_STATE, "Connect is valid while CONNECTING (neither DISCONNECTING nor FAILED): accepted, "
+                                     "and the attempt still ends (AMB-02)")
+def test_connect_while_connecting(aws):
+    store, _, _ = aws.store()
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    aws.wait()
+    assert aws.state(store) == "CONNECTED"

@@ -229,3 +229,13 @@ def test_terraform_waits_for_pending_deletion(aws):
     key = aws.key(store)
     aws.kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
     assert aws.kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
+@evidence("iac", "https://github.com/hashicorp/terraform-provider-aws/pull/42241 (fixes issue 42240; the same panic "
+                 "in https://github.com/pulumi/pulumi-aws/issues/5421)",
+          "AWS returns no XksProxyConfiguration for a CloudHSM key store: the provider crashed reading it until it "
+          "treated the member as optional")
+def test_a_cloudhsm_entry_has_no_proxy_configuration(aws):
+    store, _ = aws.connected()
+    entry = aws.entry(store)
+    assert entry["CustomKeyStoreType"] == "AWS_CLOUDHSM" and "XksProxyConfiguration" not in entry

@@ -38,6 +38,9 @@ CONFORMING = [
     ("guide-xks-proxy-timed-out", "guide", "awsdocs/aws-kms-developer-guide doc_source/xks-connect-disconnect.md",
      "an external key store described by name, FAILED with XKS_PROXY_TIMED_OUT (its own lifecycle: outside the model, "
      "held to botocore's shapes)", XKS),
+    ("guide-xks-vpc-endpoint-service-not-found", "guide",
+     "awsdocs/aws-kms-developer-guide doc_source/xks-connect-disconnect.md",
+     "an external key store FAILED with XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND, described by name", XKS),
     ("cli-create-with-doc-ids", "aws-cli", CLI + "create-custom-key-store.rst (example 1)",
      "the example's cluster ID cluster-1a23b4cdefg breaks botocore's CloudHsmClusterIdType pattern, yet AWS shows it "
      "accepted: a note, not a failure (AMB-18)",

@@ -333,3 +333,18 @@ def test_deleted_key_material_makes_the_key_unusable(aws):
     status, code, _ = error_of(lambda: aws.kms.encrypt(KeyId=key, Plaintext=b"data"))
     assert code == "KMSInvalidStateException"
     assert aws.kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+@evidence("guide", "awsdocs/aws-kms-developer-guide doc_source/create-keystore.md (tip)",
+          "a new store need not be connected at once: it stays DISCONNECTED until you connect it; connecting, "
+          "viewing the state and disconnecting verifies the configuration")
+def test_a_new_store_stays_disconnected_until_connected(aws):
+    store, _, _ = aws.store()
+    aws.wait(86400)
+    entry = aws.entry(store)
+    assert entry["ConnectionState"] == "DISCONNECTED" and "ConnectionErrorCode" not in entry
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    aws.wait()
+    assert aws.state(store) == "CONNECTED"
+    aws.disconnect(store)
+    assert aws.state(store) == "DISCONNECTED"
