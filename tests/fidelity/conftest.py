@@ -9,12 +9,18 @@ from __future__ import annotations
 import pytest
 from ckspec.emulator import EmulatorServer, ServeOptions
 
-from fidelity.support import Account
+from fidelity.support import DESELECTED, Account
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "evidence(kind, source, shows): the public source a fidelity case is drawn "
                                        "from (tests/fidelity/support.py)")
+
+
+def pytest_deselected(items):
+    """Keep what ``-k``/``-m`` left out: the scorecard test counts the whole suite from this session."""
+    for item in items:
+        item.config.stash.setdefault(DESELECTED, []).append(item)
 
 
 @pytest.fixture(scope="session")

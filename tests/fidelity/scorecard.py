@@ -37,6 +37,19 @@ FIXES = {
 }
 
 
+def case_of(item: Any) -> dict[str, Any]:
+    """One collected pytest item as a case: its evidence marks and its disagreement, if any."""
+    xfail = item.get_closest_marker("xfail")
+    return {"id": item.nodeid, "evidence": [dict(m.kwargs) for m in item.iter_markers("evidence")],
+            "disagreement": xfail.kwargs.get("reason") if xfail else None,
+            "strict": bool(xfail and xfail.kwargs.get("strict")), "outcome": None}
+
+
+def case_files() -> set[str]:
+    """The modules that hold cases (every test_fidelity_*.py but the suite's own checks)."""
+    return {p.name for p in HERE.glob("test_fidelity_*.py")} - {"test_fidelity_scorecard.py"}
+
+
 class _Collector:
     """A pytest plugin that records every fidelity case, its evidence and, with ``--run``, its outcome."""
 
@@ -45,12 +58,7 @@ class _Collector:
 
     def pytest_collection_modifyitems(self, items: list[Any]) -> None:
         for item in items:
-            marks = list(item.iter_markers("evidence"))
-            xfail = item.get_closest_marker("xfail")
-            self.cases[item.nodeid] = {
-                "id": item.nodeid, "evidence": [dict(m.kwargs) for m in marks],
-                "disagreement": xfail.kwargs.get("reason") if xfail else None,
-                "strict": bool(xfail and xfail.kwargs.get("strict")), "outcome": None}
+            self.cases[item.nodeid] = case_of(item)
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         case = self.cases.get(report.nodeid)

@@ -40,6 +40,8 @@ NO_RETRIES = Config(retries={"max_attempts": 1})
 #: botocore's own checks off, for the cases that send what a tool sends unvalidated
 UNCHECKED = Config(retries={"max_attempts": 1}, parameter_validation=False)
 TRACES = Path(__file__).resolve().parent / "traces"
+#: the items ``-k``/``-m`` deselected in this session (conftest.pytest_deselected)
+DESELECTED: pytest.StashKey[list[Any]] = pytest.StashKey()
 
 
 def evidence(kind: str, source: str, shows: str) -> pytest.MarkDecorator:
