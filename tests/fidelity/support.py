@@ -29,7 +29,7 @@ KINDS = {
     "aws-sdk": "AWS SDK examples and generated SDK docs (botocore examples, JS SDK v3, Paws)",
     "aws-sample": "AWS samples (aws-samples/aws-cloudhsm-cloudformation-template, its issues)",
     "iac": "infrastructure-as-code providers (hashicorp/terraform-provider-aws, its issues)",
-    "guide": "the KMS developer guide and API reference (awsdocs/aws-kms-developer-guide)",
+    "guide": "AWS developer guides: KMS (awsdocs/aws-kms-developer-guide) and CloudHSM (awsdocs/aws-cloudhsm-user-guide)",
     "botocore": "botocore's KMS service model (shapes, error lists, paginators)",
     "forum": "third-party reports of what AWS answered (pull requests quoting real errors)",
 }

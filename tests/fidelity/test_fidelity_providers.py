@@ -10,6 +10,7 @@ from fidelity.support import PASSWORD, disagrees, error_of, evidence
 
 SAMPLE = "aws-samples/aws-cloudhsm-cloudformation-template cloudhsm-key-store.yml"
 ISSUE_12 = "https://github.com/aws-samples/aws-cloudhsm-cloudformation-template/issues/12"
+USERS_IN_SYNC = "awsdocs/aws-cloudhsm-user-guide doc_source/troubleshooting-keep-hsm-users-in-sync.md"
 TF_STORE = "hashicorp/terraform-provider-aws internal/service/kms/custom_key_store.go"
 TF_STORE_TEST = "hashicorp/terraform-provider-aws internal/service/kms/custom_key_store_test.go"
 TF_KEY = "hashicorp/terraform-provider-aws internal/service/kms/key.go"
@@ -79,15 +80,38 @@ def test_sample_lists_keys_before_deleting(aws):
 @evidence("aws-sample", ISSUE_12,
           "a real stack failed with USER_NOT_FOUND: kmsuser existed on one of the cluster's two HSMs only "
           "(the maintainer's diagnosis: connect needs the user on every HSM)")
-@disagrees("issue 11 §3: kmsuser is kept per cluster, so a user missing on one HSM cannot be expressed "
-           "(this case assumes an environment event kmsuser_missing_on_hsm(cluster, hsm))")
+@disagrees("issue 11 §3: kmsuser is kept per cluster, so a user missing on one HSM cannot be expressed")
 def test_kmsuser_missing_on_one_hsm_fails_with_user_not_found(aws):
-    store, cluster, _ = aws.store("cloudhsm")
-    assert aws.env("kmsuser_missing_on_hsm", cluster, aws.hsms(cluster)[1])["applied"]
+    store, cluster = _store_with_kmsuser_missing_on_one_hsm(aws)
     aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
     aws.wait()
     entry = aws.entry(store)
     assert (entry["ConnectionState"], entry.get("ConnectionErrorCode")) == ("FAILED", "USER_NOT_FOUND")
+
+
+@evidence("guide", USERS_IN_SYNC, "CloudHSM does not synchronise users by itself; once kmsuser is on every HSM "
+                                  "again, the store connects")
+@disagrees("issue 11 §3: there is no per-HSM kmsuser to synchronise")
+def test_kmsuser_synchronised_onto_every_hsm_then_connect(aws):
+    store, cluster = _store_with_kmsuser_missing_on_one_hsm(aws)
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    aws.wait()
+    aws.disconnect(store)
+    assert aws.env("sync_kmsuser", cluster, aws.hsms(cluster)[1])["applied"]
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    aws.wait()
+    assert aws.state(store) == "CONNECTED"
+
+
+def _store_with_kmsuser_missing_on_one_hsm(aws) -> tuple[str, str]:
+    """A store whose cluster got kmsuser while its second HSM was out of the tool's reach (the
+    environment event of issue 11 §3: create_kmsuser_missing_hsm(cluster, hsm, password))."""
+    cluster, anchor = aws.cluster(kmsuser=False)
+    assert aws.env("create_kmsuser_missing_hsm", cluster, aws.hsms(cluster)[1], PASSWORD)["applied"]
+    store = aws.kms.create_custom_key_store(CustomKeyStoreName="cloudhsm", CloudHsmClusterId=cluster,
+                                            TrustAnchorCertificate=anchor,
+                                            KeyStorePassword=PASSWORD)["CustomKeyStoreId"]
+    return store, cluster
 
 
 @evidence("aws-sample", ISSUE_12,
