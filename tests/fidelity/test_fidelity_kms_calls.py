@@ -195,3 +195,50 @@ def test_an_ordinary_aws_kms_key_next_to_the_store(aws):
     assert (meta["Origin"], meta["KeySpec"], meta["KeyState"]) == ("AWS_KMS", "SYMMETRIC_DEFAULT", "Enabled")
     assert "CustomKeyStoreId" not in meta
     assert aws.kms.get_key_rotation_status(KeyId=meta["KeyId"])["KeyRotationEnabled"] is False
+
+
+SDK = "awsdocs/aws-doc-sdk-examples python/example_code/kms/"
+
+
+@evidence("aws-sdk", SDK + "key_management.py (ListKeys)",
+          "keys listed with the list_keys paginator, PageSize 10: a Truncated page, then the rest")
+@disagrees("issue 11 §5: ListKeys answers 501 in serve")
+def test_list_keys_in_pages_of_ten(aws):
+    store, _ = aws.connected()
+    keys = sorted(aws.key(store) for _ in range(12))
+    pages = list(aws.kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 10}))
+    assert [p["Truncated"] for p in pages] == [True, False]
+    assert sorted(k["KeyId"] for p in pages for k in p["Keys"]) == keys
+
+
+@evidence("aws-sdk", SDK + "key_management.py (DisableKey, EnableKey)",
+          "disable then enable a key, describing it after each change: Disabled, then Enabled")
+def test_disable_then_enable_a_key(aws):
+    key = _cloudhsm_key(aws)
+    aws.kms.disable_key(KeyId=key)
+    assert aws.kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"
+    aws.kms.enable_key(KeyId=key)
+    assert aws.kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+@evidence("aws-sdk", SDK + "alias_management.py (CreateAlias)",
+          "creating an alias that exists fails with AlreadyExistsException, which the example handles")
+@disagrees("issue 11 §5: CreateAlias answers 501 in serve")
+def test_create_an_existing_alias(aws):
+    key = _cloudhsm_key(aws)
+    aws.kms.create_alias(AliasName="alias/demo", TargetKeyId=key)
+    assert error_of(lambda: aws.kms.create_alias(AliasName="alias/demo", TargetKeyId=key))[1] == \
+        "AlreadyExistsException"
+
+
+@evidence("aws-sdk", SDK + "alias_management.py (ListAliases)",
+          "aliases listed with the list_aliases paginator in pages of a given size, Truncated until the last")
+@disagrees("issue 11 §5: ListAliases answers 501 in serve")
+def test_list_aliases_in_pages(aws):
+    key = _cloudhsm_key(aws)
+    names = {f"alias/demo-{n}" for n in range(5)}
+    for name in names:
+        aws.kms.create_alias(AliasName=name, TargetKeyId=key)
+    pages = list(aws.kms.get_paginator("list_aliases").paginate(PaginationConfig={"PageSize": 2}))
+    assert all(p["Truncated"] for p in pages[:-1]) and not pages[-1]["Truncated"]
+    assert names <= {a["AliasName"] for p in pages for a in p["Aliases"]}
