@@ -26,12 +26,12 @@ from botocore.exceptions import ClientError
 #: the kinds of public source, in the order the scorecard lists them
 KINDS = {
     "aws-cli": "AWS CLI examples (aws/aws-cli, awscli/examples/kms)",
-    "aws-sdk": "AWS SDK examples and generated SDK docs (botocore examples, JS SDK v3, Paws)",
+    "aws-sdk": "AWS SDK examples (awsdocs/aws-doc-sdk-examples, botocore's examples-1.json, the JS SDK v3 docs)",
     "aws-sample": "AWS samples (aws-samples/aws-cloudhsm-cloudformation-template, its issues)",
-    "iac": "infrastructure-as-code providers (hashicorp/terraform-provider-aws, its issues)",
+    "iac": "infrastructure-as-code providers (hashicorp/terraform-provider-aws, pulumi-aws; their issues)",
     "guide": "AWS developer guides: KMS (awsdocs/aws-kms-developer-guide) and CloudHSM (awsdocs/aws-cloudhsm-user-guide)",
     "botocore": "botocore's KMS service model (shapes, error lists, paginators)",
-    "forum": "third-party reports of what AWS answered (pull requests quoting real errors)",
+    "forum": "third-party reports quoting what AWS answered (ansible-collections/community.aws)",
 }
 
 #: the kmsuser password the cases use (never printed: KU-04)
