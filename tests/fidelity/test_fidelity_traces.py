@@ -62,6 +62,9 @@ CONFORMING = [
     ("guide-cannot-communicate", "guide", FIX + " (How to respond to a cryptographic operation failure)",
      "Encrypt refused with KMSInvalidStateException, HTTP 400, 'KMS cannot communicate with your CloudHSM cluster' "
      "(the status by the guide; Smithy says 409, AMB-21)", None),
+    ("guide-no-hsms-then-connect", "guide", FIX + " (How to fix a connection failure)",
+     "a cluster that DescribeClusters shows without HSMs: Connect accepted, then FAILED with "
+     "INSUFFICIENT_CLOUDHSM_HSMS (AMB-08: a synchronous refusal is the other documented outcome)", None),
     ("terraform-delete-twice", "iac", "hashicorp/terraform-provider-aws internal/service/kms/custom_key_store.go",
      "destroy of a disconnected store, a repeated delete and the read after it: CustomKeyStoreNotFoundException", None),
     ("cli-update-password-then-connect", "aws-cli", CLI + "update-custom-key-store.rst",

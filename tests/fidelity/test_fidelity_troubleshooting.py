@@ -348,3 +348,14 @@ def test_a_new_store_stays_disconnected_until_connected(aws):
     assert aws.state(store) == "CONNECTED"
     aws.disconnect(store)
     assert aws.state(store) == "DISCONNECTED"
+
+
+@evidence("guide", "awsdocs/aws-kms-developer-guide doc_source/create-cmk-keystore.md",
+          "two active HSMs are not enough when they share an Availability Zone: key creation is refused")
+def test_create_key_needs_hsms_in_two_different_zones(aws):
+    store, cluster = aws.connected()
+    aws.env("delete_hsm", cluster, aws.hsms(cluster)[1])
+    aws.env("create_hsm", cluster, "us-east-1a")
+    assert len(aws.hsms(cluster)) == 2
+    status, code, _ = error_of(lambda: aws.kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store))
+    assert (status, code) == (400, "CloudHsmClusterInvalidConfigurationException")
