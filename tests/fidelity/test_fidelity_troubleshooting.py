@@ -359,3 +359,27 @@ def test_create_key_needs_hsms_in_two_different_zones(aws):
     assert len(aws.hsms(cluster)) == 2
     status, code, _ = error_of(lambda: aws.kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store))
     assert (status, code) == (400, "CloudHsmClusterInvalidConfigurationException")
+
+
+@evidence("guide", FIX + " (How to delete orphaned key material)",
+          "a key in a disconnected store can be scheduled for deletion; after the waiting period KMS deletes the key "
+          "(its material stays in the cluster, as the guide warns)")
+def test_keys_of_a_disconnected_store_are_deleted_after_their_window(aws):
+    store, _ = aws.connected()
+    key = aws.key(store)
+    aws.disconnect(store)
+    assert aws.kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)["KeyState"] == "PendingDeletion"
+    aws.wait(7 * 86400 + 1)
+    assert error_of(lambda: aws.kms.describe_key(KeyId=key))[:2] == (404, "NotFoundException")
+
+
+@evidence("guide", UNAVAILABLE, "disabling an unavailable key leaves it Unavailable; on reconnect it is Disabled")
+def test_disable_on_an_unavailable_key_takes_effect_on_reconnect(aws):
+    store, _ = aws.connected()
+    key = aws.key(store)
+    aws.disconnect(store)
+    aws.kms.disable_key(KeyId=key)
+    assert aws.kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Unavailable"
+    aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
+    aws.wait()
+    assert aws.kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"
