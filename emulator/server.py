@@ -396,5 +396,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(AwsError(code, kind, text, close=True))
         self.server.emulator.log_access("HTTP (malformed)", code)
 
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        """Silent (see log_message); also when no request line ever arrived."""
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: http.server's own log lines quote request lines; see EmulatorServer.log_access."""
