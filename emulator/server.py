@@ -18,6 +18,7 @@ import ipaddress
 import math
 import socket
 import socketserver
+import sys
 import threading
 import time
 import uuid
@@ -213,7 +214,12 @@ class _HttpServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that went away mid-request (reset, broken pipe) is no news: stay quiet."""
+        """A client that went away mid-request (reset, broken pipe, timeout) is no news: stay
+        quiet. Anything else is a bug in ckspec: one line in the log, never a traceback."""
+        error = sys.exc_info()[1]
+        if error is not None and not isinstance(error, OSError):
+            self.emulator.log_access(f"HTTP (connection ended by an internal error: {type(error).__name__}; "
+                                     f"this is a bug in ckspec)", 500)
 
 
 class _Handler(BaseHTTPRequestHandler):
