@@ -393,6 +393,16 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 left -= len(chunk)
 
+    def parse_request(self) -> bool:
+        """http.server's parsing, except that an HTTP/0.9 request (no version: ``GET /``) is
+        refused, since its answer would have no status line (a client could not tell it apart)."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(400)
+            return False
+        return True
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server refused the request line or headers: a JSON answer, then the connection closes."""
         kind, text = _HTTP_ERRORS.get(code, _HTTP_ERRORS[400])
