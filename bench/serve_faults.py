@@ -7,19 +7,23 @@ still answers afterwards.
 The server is a subprocess on 127.0.0.1 (``python -m ckspec serve --port 0``, access log on),
 with short limits so slow clients are cut within seconds.
 
-Run: .venv/bin/python bench/serve_faults.py [--seed 0] [--fuzz 300]
+Run: .venv/bin/python bench/serve_faults.py [--seed 0] [--fuzz 300] [--baseline 44fff39]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
+import os
 import random
 import re
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -206,14 +210,41 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fuzz", type=int, default=300, help="malformed-JSON cases")
+    parser.add_argument("--baseline", help="also run against this commit (only its --read-timeout 2 of the limits)")
     args = parser.parse_args()
-    server = subprocess.Popen([sys.executable, "-m", "ckspec", "serve", "--port", "0", *LIMITS], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if args.baseline:
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = Path(tmp) / "baseline"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.baseline],
+                           check=True, capture_output=True)
+            try:
+                print(f"### baseline ({args.baseline})\n")
+                run(_package(tree, Path(tmp) / "b"), ["--read-timeout", "2"], args)
+            finally:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+        print("\n### this tree\n")
+    run(None, LIMITS, args)
+    return 0
+
+
+def _package(tree: Path, into: Path) -> Path:
+    spec = importlib.util.spec_from_file_location("check_speed", ROOT / "bench" / "check_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._package(tree, into)
+
+
+def run(path: Path | None, flags: list[str], args: argparse.Namespace) -> None:
+    """Every hostile input against one server (``path``: where ckspec is imported from)."""
+    env = dict(os.environ, PYTHONPATH=str(path)) if path else None
+    server = subprocess.Popen([sys.executable, "-m", "ckspec", "serve", "--port", "0", *flags], cwd=path or ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak, sampling = [0], threading.Event()
 
     def sample() -> None:
         while not sampling.wait(0.05):
-            peak[0] = max(peak[0], threads(server.pid))
+            with contextlib.suppress(OSError, AttributeError):
+                peak[0] = max(peak[0], threads(server.pid))
 
     try:
         line = server.stdout.readline()
@@ -235,13 +266,12 @@ def main() -> int:
         sampling.set()
         server.terminate()
         _, err = server.communicate(timeout=15)
-    report(rows, left_open, slow_took, idle_open, peak[0], alive, err, elapsed)
-    return 0
+    report(flags, rows, left_open, slow_took, idle_open, peak[0], alive, err, elapsed)
 
 
-def report(rows: dict[str, Counter], left_open: int, slow_took: float, idle_open: int, peak: int, alive: bool,
+def report(flags: list[str], rows: dict[str, Counter], left_open: int, slow_took: float, idle_open: int, peak: int, alive: bool,
            err: str, elapsed: float) -> None:
-    print(f"serve {' '.join(LIMITS)}; {elapsed:.1f} s\n")
+    print(f"serve {' '.join(flags)}; {elapsed:.1f} s\n")
     print("| input | cases | answers (status: count) | 500 | hangs |")
     print("|---|---|---|---|---|")
     for name, counts in rows.items():

@@ -33,6 +33,8 @@ from .json_protocol import CONTENT_TYPE, error_body
 REFUSAL_LINGER = 1.0
 #: seconds a connection waits for its next request before it can be closed to make room
 EVICTABLE_AFTER = 0.5
+#: seconds a read may outlast its deadline (the socket's timeout is not reset for less)
+SLACK = 0.05
 #: seconds the accept loop waits for a slot freed by closing an idle connection
 SLOT_WAIT = 0.25
 
@@ -64,6 +66,7 @@ class DeadlineReader(io.RawIOBase):
         self.expired: str | None = None
         self.idle_since = time.monotonic()
         self._deadline = self.idle_since + keep_alive
+        self._timeout: float | None = None  # the socket's, as last set (settimeout costs system calls)
 
     def readable(self) -> bool:
         return True
@@ -79,18 +82,35 @@ class DeadlineReader(io.RawIOBase):
         return 0.0 if self.started else now - self.idle_since
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            self._expire()
-        self._sock.settimeout(min(left, self._read_timeout))
-        try:
-            count = self._sock.recv_into(buffer)
-        except TimeoutError:
-            self._expire()
+        silent_since = time.monotonic()
+        while True:
+            now = time.monotonic()
+            left = self._deadline - now
+            wanted = min(left, self._read_timeout - (now - silent_since))
+            if wanted <= 0:
+                self._expire()
+            if self._timeout is None or self._timeout > wanted + SLACK or self._timeout < wanted / 2:
+                self._set_timeout(wanted)
+            try:
+                count = self._sock.recv_into(buffer)
+                break
+            except TimeoutError:
+                if self._timeout >= wanted - SLACK:  # (else the timeout was set shorter than allowed: wait on)
+                    self._expire()
+                self._set_timeout(wanted)
         if count and not self.started:
             self.started = True
             self._deadline = time.monotonic() + self._request_deadline
         return count
+
+    def for_writing(self) -> None:
+        """A timeout for sending an answer to a client that may never read it."""
+        if self._timeout is None or self._timeout < 1.0:
+            self._set_timeout(self._read_timeout)
+
+    def _set_timeout(self, seconds: float) -> None:
+        self._sock.settimeout(seconds)
+        self._timeout = seconds
 
     def _expire(self) -> None:
         self.expired = "request" if self.started else "idle"

@@ -360,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None,
               close: bool = False) -> None:
         self._answered = True
-        self.connection.settimeout(self.server.emulator.options.read_timeout)  # a client that never reads
+        self._reader.for_writing()  # a client that never reads its answers cannot hold the thread
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
