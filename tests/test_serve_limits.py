@@ -231,11 +231,11 @@ def test_churn_keeps_the_identifier_maps_and_the_memo_bounded(account):
 
 
 def test_a_pause_within_the_limits_is_not_cut_short():
-    """A request that starts and then pauses 1 s (under --read-timeout 2 and --request-deadline 3)
-    is served, although the keep-alive timeout before it was only 0.4 s."""
-    options = ServeOptions(clock="manual", keep_alive_timeout=0.4, read_timeout=2.0, request_deadline=3.0)
+    """A request that starts and then pauses 2.4 s (under --read-timeout 3 and --request-deadline 4)
+    is served, although the keep-alive timeout before it was only 2 s."""
+    options = ServeOptions(clock="manual", keep_alive_timeout=2.0, read_timeout=3.0, request_deadline=4.0)
     with EmulatorServer(options) as server, socket.create_connection(address(server), timeout=10) as sock:
         sock.sendall(DESCRIBE[:20])
-        time.sleep(1.0)
+        time.sleep(2.4)
         sock.sendall(DESCRIBE[20:])
         assert answer(sock).startswith(b"HTTP/1.1 200 ")
