@@ -7,8 +7,8 @@ Nothing a client does holds more than one of :attr:`ServeOptions.max_connections
   within ``keep_alive_timeout`` of the connection opening (or of the previous answer), and its
   request line, headers and body must all arrive within ``request_deadline`` of its first byte,
   however the bytes trickle in (no single read waits longer than ``read_timeout`` either).
-- :class:`Slots` counts the connections being served. At the cap, a connection that has been
-  waiting for its next request longest is closed to make room (a keep-alive client reconnects;
+- :class:`Slots` counts the connections being served. At the cap, the connections that have
+  been waiting for their next request longest (an eighth of the cap at most) are closed to make room (a keep-alive client reconnects;
   a silent one has no claim), and when every slot is inside a request, the newcomer is refused.
 - :class:`Refuser` answers each refused connection with an AWS-shaped throttling error
   (HTTP 400 ``ThrottlingException``, which AWS SDKs retry with backoff) from one thread for all
@@ -161,15 +161,16 @@ class Slots:
                 sock.shutdown(socket.SHUT_RD)
 
     def _evict_idle(self) -> bool:
+        """Close the connections waiting longest for their next request (a few at once, so that
+        a burst of newcomers does not wait for one slot at a time); False if none is idle enough."""
         now = time.monotonic()
         with self._lock:
             idle = [(reader.idle_for(now), sock) for sock, reader in self._open.items() if reader is not None]
-        longest = max(idle, default=None, key=lambda pair: pair[0])
-        if longest is None or longest[0] < EVICTABLE_AFTER:
-            return False
-        with contextlib.suppress(OSError):
-            longest[1].shutdown(socket.SHUT_RD)  # its handler reads the end and closes
-        return True
+        idle = sorted((pair for pair in idle if pair[0] >= EVICTABLE_AFTER), key=lambda pair: -pair[0])
+        for _, sock in idle[:max(1, self.cap // 8)]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RD)  # its handler reads the end and closes
+        return bool(idle)
 
 
 class Refuser:
