@@ -249,7 +249,7 @@ class ReferenceTarget(Target):
 
     # --- the scheduler ---------------------------------------------------------------------------
     def _set_world(self, world: World) -> None:
-        if self.ids is not None and world.stores is not self.world.stores:
+        if self.ids is not None and len(world.stores) < len(self.world.stores):  # (a deletion: rare)
             self._forget_deleted(self.world, world)
         self.world = world
         now_possible = set(internal_events(world))

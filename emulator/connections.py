@@ -8,8 +8,9 @@ Nothing a client does holds more than one of :attr:`ServeOptions.max_connections
   request line, headers and body must all arrive within ``request_deadline`` of its first byte,
   however the bytes trickle in (no single read waits longer than ``read_timeout`` either).
 - :class:`Slots` counts the connections being served. At the cap, the connections that have
-  been waiting for their next request longest (an eighth of the cap at most) are closed to make room (a keep-alive client reconnects;
-  a silent one has no claim), and when every slot is inside a request, the newcomer is refused.
+  been waiting longest for their next request (an eighth of the cap at most) are closed to make
+  room (a keep-alive client reconnects; a silent one has no claim), and when every slot is
+  inside a request, the newcomer is refused.
 - :class:`Refuser` answers each refused connection with an AWS-shaped throttling error
   (HTTP 400 ``ThrottlingException``, which AWS SDKs retry with backoff) from one thread for all
   of them, reads what the client sent (so the answer is not lost to a reset), and closes.

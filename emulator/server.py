@@ -6,8 +6,9 @@ or hang it, or hold more than a bounded share of it (:mod:`~ckspec.emulator.conn
 request bodies are bounded (:data:`~ckspec.emulator.options.MAX_BODY`, refused with 413
 unread), every request has a whole deadline and every idle connection a keep-alive timeout,
 connections beyond the cap get a ThrottlingException, malformed HTTP gets a JSON error and a
-closed connection, and a bug in ckspec answers 500 ``InternalFailure`` for that request only. The access log, when there is one,
-names operations and statuses, never a request's contents (passwords travel in them).
+closed connection, and a bug in ckspec answers 500 ``InternalFailure`` for that request only.
+The access log, when there is one, names operations and statuses, never a request's contents
+(passwords travel in them).
 """
 
 from __future__ import annotations
