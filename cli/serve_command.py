@@ -49,7 +49,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--idle-timeout", type=seconds(), metavar="SECONDS",
                    help="stop after this long without a request (default: never)")
     p.add_argument("--read-timeout", type=seconds(), default=30.0, metavar="SECONDS",
-                   help="drop a connection that takes longer to send a request (default %(default)s)")
+                   help="drop a connection silent this long within a request (default %(default)s)")
+    p.add_argument("--request-deadline", type=seconds(), default=30.0, metavar="SECONDS",
+                   help="a request's line, headers and body must all arrive within this long of its first "
+                        "byte, however slowly they trickle: else HTTP 408 and the connection closes "
+                        "(default %(default)s)")
+    p.add_argument("--keep-alive-timeout", type=seconds(), default=15.0, metavar="SECONDS",
+                   help="close a connection that waits this long for its next request (default %(default)s)")
+    p.add_argument("--max-connections", type=_connections, default=64, metavar="N",
+                   help="connections served at once (a thread each); beyond, the one idle longest is closed, or "
+                        "if every one is inside a request the newcomer gets HTTP 400 ThrottlingException "
+                        "(default %(default)s)")
     p.add_argument("--max-body", type=positive_int, default=None, metavar="BYTES",
                    help="refuse longer request bodies with HTTP 413 (default 1 MiB)")
     p.add_argument("--quiet", action="store_true", help="no access log on standard error")
@@ -63,6 +73,13 @@ def _port(text: str) -> int:
     return value
 
 
+def _connections(text: str) -> int:
+    value = positive_int(text)
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"expected a number of connections 1-100000, got {text}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from ckspec.emulator import MAX_BODY, EmulatorServer, ServeOptions
 
@@ -70,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         options = ServeOptions(clock=args.clock, connect_delay=args.connect_delay, lag=args.lag,
                                choices=args.choices, seed=args.seed, region=args.region,
                                max_body=MAX_BODY if args.max_body is None else args.max_body,
-                               read_timeout=args.read_timeout)
+                               read_timeout=args.read_timeout, request_deadline=args.request_deadline,
+                               keep_alive_timeout=args.keep_alive_timeout, max_connections=args.max_connections)
     except ValueError as exc:  # the message starts with the option's name
         name, _, why = str(exc).partition(" ")
         raise CliError(f"--{name.replace('_', '-')} {why}") from None

@@ -25,11 +25,13 @@ import attrs
 from ckspec.model import PERMISSIVE, REFERENCE, Call, Environment, Internal, Outcome, Response, World, internal_events
 from ckspec.model import identifiers as ids
 from ckspec.model.environment import EVENTS
+from ckspec.model.facts import MARKER_PREFIX
 from ckspec.model.transitions import CALLS
 
 from .adapter import Capabilities, EnvironmentReply, Reply, Target
 from .checker import memoised_outcomes, possible
 from .identity import ID_FIELDS
+from .memo import BoundedMemo
 from .steps import ENVIRONMENT_ARGUMENTS
 
 #: Reads whose answers may lag behind the latest write (AMB-30, AMB-12).
@@ -107,6 +109,13 @@ class ForeignIds:
             return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
         return value
 
+    def forget(self, value: Any) -> None:
+        """Drop the model's ``value`` and its counterpart (what a deleted store was called: an
+        identifier nobody holds any more; a caller who still sends it is told it names nothing)."""
+        foreign = self.out.pop(value, None)
+        if foreign is not None and self.back.get(foreign) == value:
+            del self.back[foreign]
+
     def bind(self, value: Any, foreign: Any) -> None:
         """Use ``foreign`` as the target's value for the model's ``value`` (a trust anchor the
         caller chose); ValueError when either is already bound to something else."""
@@ -137,7 +146,8 @@ class ReferenceTarget(Target):
 
     def __init__(self, seed: int = 0, *, delays: str = "fixed", choices: str = "reference", lag: bool = True,
                  controlled_clock: bool = True, foreign_ids: bool = True, work_delay: float = 1.0,
-                 lag_delay: float = 0.5, table: Mapping[str, Any] | None = None) -> None:
+                 lag_delay: float = 0.5, table: Mapping[str, Any] | None = None,
+                 memo_size: int | None = None) -> None:
         if delays not in ("fixed", "random") or choices not in ("reference", "random"):
             raise ValueError("ReferenceTarget: delays is 'fixed' or 'random', choices 'reference' or 'random'")
         if not (0 <= work_delay < float("inf") and 0 <= lag_delay < float("inf")):
@@ -153,6 +163,9 @@ class ReferenceTarget(Target):
         #: the transition table the target runs (a seeded bug's edited copy), else the model's
         self.table = table
         self._outcomes = _TABLE_CACHES.setdefault(id(table), (table, {}))[1] if table is not None else {}
+        #: memo_size: a memo of the target's own, of that many entries (a long-lived target, such
+        #: as ckspec serve's account, whose worlds rarely recur); None: the memo runs share
+        self._memo = None if memo_size is None else BoundedMemo(memo_size)
         self.world = World(quota=10)
         self.now = 0.0
         self._pending: dict[Internal, _Pending] = {}
@@ -175,7 +188,7 @@ class ReferenceTarget(Target):
         if not self.capabilities.controlled_clock:
             self.wait(0.25)
         model_args = tuple(self._model_arg(kind, a) for kind, a in zip(ENVIRONMENT_ARGUMENTS[event], args))
-        found = possible(self.world, Environment(event, model_args))
+        found = self._untabled(self.world, Environment(event, model_args))
         if not found:
             return EnvironmentReply(False)
         from .checker import created_identifier
@@ -224,11 +237,20 @@ class ReferenceTarget(Target):
     def possible(self, world: World, action: Any) -> tuple[Outcome, ...]:
         """The permissive outcomes under the target's table (memoised)."""
         if self.table is None:
+            return self._untabled(world, action)
+        return memoised_outcomes(self._outcomes if self._memo is None else self._memo, world, action, PERMISSIVE,
+                                 self.table)
+
+    def _untabled(self, world: World, action: Any) -> tuple[Outcome, ...]:
+        """The permissive outcomes under the model's own table."""
+        if self._memo is None:
             return possible(world, action)
-        return memoised_outcomes(self._outcomes, world, action, PERMISSIVE, self.table)
+        return memoised_outcomes(self._memo, world, action, PERMISSIVE)
 
     # --- the scheduler ---------------------------------------------------------------------------
     def _set_world(self, world: World) -> None:
+        if self.ids is not None and len(world.stores) < len(self.world.stores):  # (a deletion: rare)
+            self._forget_deleted(self.world, world)
         self.world = world
         now_possible = set(internal_events(world))
         if not self.lag:
@@ -241,6 +263,14 @@ class ReferenceTarget(Target):
         for event in sorted(now_possible - set(self._pending), key=repr):
             self._order += 1
             self._pending[event] = _Pending(self.now + self._delay(event), self._order)
+
+    def _forget_deleted(self, before: World, after: World) -> None:
+        """The foreign names of the stores ``after`` no longer has (and of the pagination markers
+        after them) are dropped: the identifier maps stay as large as the account, not its history."""
+        gone = {s.store_id for s in before.stores} - {s.store_id for s in after.stores}
+        for serial in gone:
+            self.ids.forget(ids.store_id(serial))
+            self.ids.forget(f"{MARKER_PREFIX}{serial}")
 
     def _delay(self, event: Internal) -> float:
         if event.event == "KeyDeletionCompletes":

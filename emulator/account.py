@@ -20,6 +20,10 @@ from .clock import Clock
 from .cluster_details import ClusterDetails
 from .options import ServeOptions
 
+#: the account's own memo of the model's outcomes (least recently used first out): repeated
+#: reads of one state hit it, and it stays this size however long the server runs
+MEMO_ENTRIES = 2048
+
 
 class Account:
     """The state behind the endpoint; hold :attr:`lock` while using it."""
@@ -33,7 +37,7 @@ class Account:
         """A fresh, empty account (``POST /_ckspec/reset``)."""
         o = self.options
         self.model = ReferenceTarget(seed, choices=o.choices, lag=o.lag > 0, work_delay=o.connect_delay,
-                                     lag_delay=o.lag or 0.5, controlled_clock=True)
+                                     lag_delay=o.lag or 0.5, controlled_clock=True, memo_size=MEMO_ENTRIES)
         self.clock = Clock(o.clock)
         self.details = ClusterDetails(random.Random(seed ^ 0xC105_7E2))
 

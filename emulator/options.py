@@ -41,6 +41,11 @@ def _region(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise ValueError(f"region must look like us-east-1, got {value!r}")
 
 
+def _max_connections(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100_000:
+        raise ValueError(f"max_connections must be a whole number from 1 to 100000, got {value!r}")
+
+
 def _max_body(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1024:
         raise ValueError(f"max_body must be a whole number of bytes >= 1024, got {value!r}")
@@ -66,5 +71,14 @@ class ServeOptions:
     region: str = attrs.field(default="us-east-1", validator=_region)
     #: the largest request body accepted, in bytes
     max_body: int = attrs.field(default=MAX_BODY, validator=_max_body)
-    #: seconds a connection may take to send a request (headers and body) before it is dropped
+    #: the longest silence within a request (and before a connection's first request): the
+    #: connection is dropped after it
     read_timeout: float = attrs.field(default=30.0, validator=_seconds(allow_zero=False))
+    #: seconds from a request's first byte by which its request line, headers and body must all
+    #: have arrived, however they trickle in (HTTP 408 and the connection closes)
+    request_deadline: float = attrs.field(default=30.0, validator=_seconds(allow_zero=False))
+    #: seconds a connection may wait for its next request (keep-alive) before it is closed
+    keep_alive_timeout: float = attrs.field(default=15.0, validator=_seconds(allow_zero=False))
+    #: connections served at once, each by a thread; beyond, the one waiting longest for its
+    #: next request is closed, or if none is, the newcomer gets HTTP 400 ThrottlingException
+    max_connections: int = attrs.field(default=64, validator=_max_connections)

@@ -1,20 +1,25 @@
 """The HTTP endpoint: AWS JSON 1.1 for KMS and CloudHSM v2 at ``/``, test control at ``/_ckspec``.
 
-One thread per connection (HTTP/1.1 keep-alive, as botocore uses it) and one lock around the
-account. Nothing a client sends can crash or hang it: request bodies are bounded
-(:data:`~ckspec.emulator.options.MAX_BODY`, refused with 413 unread), every connection has a
-read timeout, malformed HTTP gets a JSON error and a closed connection, and a bug in ckspec
-answers 500 ``InternalFailure`` for that request only. The access log, when there is one,
-names operations and statuses, never a request's contents (passwords travel in them).
+One thread per connection (HTTP/1.1 keep-alive, as botocore uses it), at most
+``max_connections`` of them, and one lock around the account. Nothing a client sends can crash
+or hang it, or hold more than a bounded share of it (:mod:`~ckspec.emulator.connections`):
+request bodies are bounded (:data:`~ckspec.emulator.options.MAX_BODY`, refused with 413
+unread), every request has a whole deadline and every idle connection a keep-alive timeout,
+connections beyond the cap get a ThrottlingException, malformed HTTP gets a JSON error and a
+closed connection, and a bug in ckspec answers 500 ``InternalFailure`` for that request only.
+The access log, when there is one, names operations and statuses, never a request's contents
+(passwords travel in them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import math
 import socket
 import socketserver
+import sys
 import threading
 import time
 import uuid
@@ -29,6 +34,7 @@ from ckspec.model.environment import EVENTS
 
 from . import cloudhsm, control, kms, regions
 from .account import Account
+from .connections import DeadlineReader, Refuser, Slots, answer_bytes, throttling
 from .errors import AwsError, unknown_operation
 from .json_protocol import CONTENT_TYPE, decode_object, encode, error_body
 from .options import ServeOptions
@@ -111,7 +117,9 @@ class EmulatorServer:
             self._stopping, self.stop_reason = True, reason
         if self._thread is not None:
             self._httpd.shutdown()
+        self._httpd.slots.wake_all()  # idle keep-alive connections end now, not at their timeout
         self._httpd.server_close()
+        self._httpd.refuser.stop()
         self.stopped.set()
 
     def __enter__(self) -> Self:
@@ -177,7 +185,29 @@ class _HttpServer(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, emulator: EmulatorServer) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.emulator = emulator
+        cap = emulator.options.max_connections
+        self.slots = Slots(cap)
         super().__init__((host, port), _Handler)
+        self.refuser = Refuser(answer_bytes(throttling(cap)))  # after the bind: a failed bind starts no thread
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection if there is a slot; else a ThrottlingException, from the
+        refuser's one thread (:mod:`~ckspec.emulator.connections`)."""
+        if not self.slots.take(request):
+            self.refuser.refuse(request)
+            self.emulator.log_access("HTTP (over --max-connections)", 400)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread could be started: the slot is free again
+            self.slots.give_back(request)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.give_back(request)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind would also look the host's name up in DNS, which can be slow
@@ -185,7 +215,12 @@ class _HttpServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that went away mid-request (reset, broken pipe) is no news: stay quiet."""
+        """A client that went away mid-request (reset, broken pipe, timeout) is no news: stay
+        quiet. Anything else is a bug in ckspec: one line in the log, never a traceback."""
+        error = sys.exc_info()[1]
+        if error is not None and not isinstance(error, OSError):
+            self.emulator.log_access(f"HTTP (connection ended by an internal error: {type(error).__name__}; "
+                                     f"this is a bug in ckspec)", 500)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -201,8 +236,34 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def setup(self) -> None:
-        self.timeout = self.server.emulator.options.read_timeout  # read in StreamRequestHandler.setup
+        options = self.server.emulator.options
+        self.timeout = options.read_timeout  # read in StreamRequestHandler.setup
         super().setup()
+        self._reader = DeadlineReader(self.connection, keep_alive=options.keep_alive_timeout,
+                                      request_deadline=options.request_deadline, read_timeout=options.read_timeout)
+        self.rfile = io.BufferedReader(self._reader)
+        self.server.slots.reading(self.connection, self._reader)
+
+    def handle_one_request(self) -> None:
+        """One request under the deadlines of :class:`DeadlineReader`; a request that started but
+        did not arrive in time is answered 408 (the body's own timeout is answered in _read_body)."""
+        self._reader.await_request()
+        self._answered = False
+        super().handle_one_request()  # a timeout there closes the connection
+        if self._reader.expired == "request" and not self._answered:
+            if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":  # the request line never came
+                self.request_version = "HTTP/1.1"
+            self.command = ""  # (perhaps the previous request's: not a HEAD, the answer has a body)
+            with contextlib.suppress(OSError):
+                self._send_error(self._timed_out())
+            self.server.emulator.log_access("HTTP (request deadline)", 408)
+            self.close_connection = True
+
+    def _timed_out(self) -> AwsError:
+        options = self.server.emulator.options
+        return AwsError(408, "RequestTimeout", f"the request did not arrive in time: all of it within "
+                                               f"{options.request_deadline:g} s (--request-deadline), no silence "
+                                               f"longer than {options.read_timeout:g} s (--read-timeout)", close=True)
 
     # every method is routed; the routing says which ones a path takes
     def do_GET(self) -> None:
@@ -291,8 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             raw = self.rfile.read(length)
         except TimeoutError:
-            raise AwsError(408, "RequestTimeout", f"the request body did not arrive within {options.read_timeout:g} s "
-                                                  f"(Content-Length {length})", close=True) from None
+            raise self._timed_out() from None
         if len(raw) < length:
             raise AwsError(400, "BadRequest", "the connection ended before Content-Length bytes of body", close=True)
         return raw
@@ -300,6 +360,8 @@ class _Handler(BaseHTTPRequestHandler):
     # --- writing -------------------------------------------------------------------------------
     def _send(self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None,
               close: bool = False) -> None:
+        self._answered = True
+        self._reader.for_writing()  # a client that never reads its answers cannot hold the thread
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -332,6 +394,16 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 left -= len(chunk)
 
+    def parse_request(self) -> bool:
+        """http.server's parsing, except that an HTTP/0.9 request (no version: ``GET /``) is
+        refused, since its answer would have no status line (a client could not tell it apart)."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(400)
+            return False
+        return True
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server refused the request line or headers: a JSON answer, then the connection closes."""
         kind, text = _HTTP_ERRORS.get(code, _HTTP_ERRORS[400])
@@ -340,6 +412,9 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self._send_error(AwsError(code, kind, text, close=True))
         self.server.emulator.log_access("HTTP (malformed)", code)
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        """Silent (see log_message); also when no request line ever arrived."""
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: http.server's own log lines quote request lines; see EmulatorServer.log_access."""

@@ -34,6 +34,8 @@ def taken_port():
     ["--clock", "fast"], ["--choices", "best"], ["--seed", "-3"], ["--seed", "x"],
     ["--connect-delay", "-1"], ["--connect-delay", "nan"], ["--lag", "soon"], ["--lag", "inf"],
     ["--idle-timeout", "0"], ["--read-timeout", "-2"], ["--max-body", "10"], ["--region", "Mars"],
+    ["--request-deadline", "0"], ["--request-deadline", "inf"], ["--keep-alive-timeout", "-1"],
+    ["--max-connections", "0"], ["--max-connections", "many"], ["--max-connections", "1000000"],
     ["--host", "0.0.0.0"], ["--host", "::"], ["--host", "no-such-host.invalid"], ["--frobnicate"],
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv):

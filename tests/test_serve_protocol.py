@@ -156,6 +156,7 @@ def test_a_client_that_hangs_up_mid_body_does_no_harm(server):
 @pytest.mark.parametrize("garbage", [
     b"\x00\x01\x02 GARBAGE\r\n\r\n",
     b"GET\r\n\r\n",
+    b"GET /\r\n\r\n",  # HTTP/0.9: its answer would have no status line
     b"POST / HTTP/9.9\r\n\r\n",
     b"POST / HTTP/1.1\r\nNo colon here\r\n\r\n",
     b"POST /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",
