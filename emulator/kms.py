@@ -35,11 +35,11 @@ def perform(account: Account, operation: str, params: dict[str, Any], region: st
     try:  # the model's own check (AMB-18), made before identifiers are mapped: a list or a map
         validate_input(operation, params)  # where an ID belongs cannot be looked up
     except ParameterError as exc:
-        raise validation(f"AMB-18: {exc}") from None
+        raise validation(str(exc), ("AMB-18",)) from None
     if "KeyId" in params:
         params["KeyId"] = regions.model_arn(params["KeyId"], region)
     reply = account.model.call(operation, params)
     if not reply.ok:
         kind = "ValidationException" if reply.error == VALIDATION_ERROR else reply.error
-        raise AwsError(reply.status, kind, reply.message)
+        raise AwsError(reply.status, kind, regions.in_text(reply.message, region), rules=reply.rules)
     return regions.with_region(reply.body or {}, region)
