@@ -18,8 +18,10 @@ from typing import Any, Mapping
 ID_FIELDS = frozenset({"CustomKeyStoreId", "CloudHsmClusterId", "KeyId", "Arn", "NextMarker", "Marker",
                        "TrustAnchorCertificate", "CiphertextBlob", "AWSAccountId"})
 #: Identifier members bound afresh each time: a target may reuse a pagination marker (say, a
-#: position) for another page of a later listing, so no one-to-one binding is kept for them.
-REBOUND_FIELDS = frozenset({"NextMarker"})
+#: position) for another page of a later listing, and KMS gives a different ciphertext on every
+#: Encrypt of the same plaintext (the model's is deterministic), so no one-to-one binding is kept
+#: for them: the latest value stands for the model's.
+REBOUND_FIELDS = frozenset({"NextMarker", "CiphertextBlob"})
 #: Members whose values change from run to run: only their presence is compared.
 VOLATILE_FIELDS = frozenset({"CreationDate", "DeletionDate"})
 #: Members whose bytes are random: only their length is compared.
