@@ -17,7 +17,7 @@ from ckspec.model import identifiers as ids
 
 from . import kms_ciphers, kms_plain
 from .account import Account
-from .errors import AwsError
+from .errors import AwsError, not_implemented
 from .kms_keys import alias_name, existing, find, key_id_of
 from .kms_plain import ModelCall, Request
 
@@ -46,6 +46,8 @@ def perform(account: Account, operation: str, params: dict[str, Any], region: st
 def _create_key(r: Request) -> dict[str, Any]:
     if kms_plain.is_plain_create(r.params):
         return kms_plain.create_plain_key(r)
+    if "CustomKeyStoreId" not in r.params and r.params.get("Origin") == "EXTERNAL":
+        raise not_implemented("ckspec serve does not implement keys with imported key material (Origin EXTERNAL)")
     body = r.model("CreateKey", r.params)
     key_id = body["KeyMetadata"]["KeyId"]
     extras = r.state.key_extras(key_id, ids.ACCOUNT)

@@ -47,6 +47,8 @@ TEMPLATES: dict[tuple[str, str | None], str] = {
     ("DependencyTimeoutException", None): _CANNOT_COMMUNICATE,
     ("UnsupportedOperationException", "KS-09"): _ORIGIN,
     ("UnsupportedOperationException", "CRYPTO-06"): _ORIGIN,
+    ("ValidationError", "KEY-01"): (
+        "A KMS key in an AWS CloudHSM key store needs Origin AWS_CLOUDHSM and the CustomKeyStoreId of the store."),
     ("UnsupportedOperationException", "KEY-05"): (
         "A KMS key in an AWS CloudHSM key store must be a single-Region symmetric encryption key: "
         "KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT and Origin AWS_CLOUDHSM."),
@@ -55,7 +57,8 @@ TEMPLATES: dict[tuple[str, str | None], str] = {
     ("CustomKeyStoreNotFoundException", "DESC-03"): "No custom key store matches the ID or name in the request.",
     ("CustomKeyStoreNotFoundException", None): "Custom key store '{given_store}' does not exist in this account and Region.",
     ("CustomKeyStoreInvalidStateException", "CONNECT-03"): (
-        "Custom key store {store} is {state}. To connect a FAILED custom key store, disconnect it first."),
+        "Custom key store {store} is {state}. It can be connected only when it is DISCONNECTED; disconnect a "
+        "FAILED custom key store first."),
     ("CustomKeyStoreInvalidStateException", "DISC-02"): "Custom key store {store} is {state}; it is already disconnected or disconnecting.",
     ("CustomKeyStoreInvalidStateException", "UPDATE-03"): (
         "Custom key store {store} is CONNECTED. Disconnect it before changing its password or cluster."),
