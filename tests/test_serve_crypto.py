@@ -113,10 +113,6 @@ def test_dates_are_the_wall_clock_under_the_real_clock():
         deletion = kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=7)["DeletionDate"]
         assert abs((deletion - now - _dt.timedelta(days=7)).total_seconds()) < 5
         assert kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]["DeletionDate"] == deletion
-        cluster = env(running, "create_cluster", 2)["created"]
-        env(running, "create_hsm", cluster, "us-east-1a")
-        anchor = env(running, "initialize_cluster", cluster)["created"]
-        store = kms.create_custom_key_store(CustomKeyStoreName="dated", CloudHsmClusterId=cluster,
-                                            TrustAnchorCertificate=anchor, KeyStorePassword="Kmsuser0pw")
+        store = {"CustomKeyStoreId": connected_store(running, kms, "dated")}
         entry = kms.describe_custom_key_stores(CustomKeyStoreId=store["CustomKeyStoreId"])["CustomKeyStores"][0]
         assert abs((entry["CreationDate"] - now).total_seconds()) < 5
