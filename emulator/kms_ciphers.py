@@ -89,7 +89,8 @@ def generate_data_key(r: Request, with_plaintext: bool = True) -> dict[str, Any]
     return {**answer, "Plaintext": secret} if with_plaintext else answer
 
 
-def _opened(r: Request, blob: bytes, named: str | None, context: dict[str, str], operation: str) -> tuple[KeyRef, bytes]:
+def _opened(r: Request, blob: bytes, named: str | None, context: dict[str, str],
+            operation: str) -> tuple[KeyRef, bytes]:
     """The key and plaintext of a ciphertext, as Decrypt (and ReEncrypt's source) find them."""
     try:
         key_id = kms_crypto.key_of(blob)

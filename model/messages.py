@@ -53,21 +53,26 @@ TEMPLATES: dict[tuple[str, str | None], str] = {
         "A KMS key in an AWS CloudHSM key store must be a single-Region symmetric encryption key: "
         "KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT and Origin AWS_CLOUDHSM."),
     ("InvalidCiphertextException", None): "The ciphertext is not valid, or was not produced by KMS.",
-    ("IncorrectKeyException", None): "The key ID in the request does not identify the key that encrypted the ciphertext.",
+    ("IncorrectKeyException", None): (
+        "The key ID in the request does not identify the key that encrypted the ciphertext."),
     ("CustomKeyStoreNotFoundException", "DESC-03"): "No custom key store matches the ID or name in the request.",
-    ("CustomKeyStoreNotFoundException", None): "Custom key store '{given_store}' does not exist in this account and Region.",
+    ("CustomKeyStoreNotFoundException", None): (
+        "Custom key store '{given_store}' does not exist in this account and Region."),
     ("CustomKeyStoreInvalidStateException", "CONNECT-03"): (
         "Custom key store {store} is {state}. It can be connected only when it is DISCONNECTED; disconnect a "
         "FAILED custom key store first."),
-    ("CustomKeyStoreInvalidStateException", "DISC-02"): "Custom key store {store} is {state}; it is already disconnected or disconnecting.",
+    ("CustomKeyStoreInvalidStateException", "DISC-02"): (
+        "Custom key store {store} is {state}; it is already disconnected or disconnecting."),
     ("CustomKeyStoreInvalidStateException", "UPDATE-03"): (
         "Custom key store {store} is CONNECTED. Disconnect it before changing its password or cluster."),
     ("CustomKeyStoreInvalidStateException", "KEY-02"): (
         "Custom key store {store} is {state}. KMS keys can be created only in a CONNECTED custom key store."),
     ("CustomKeyStoreInvalidStateException", "RAND-02"): (
         "Custom key store {store} is {state}. GenerateRandom needs a CONNECTED custom key store."),
-    ("CustomKeyStoreInvalidStateException", None): "Custom key store {store} is {state}; {operation} is not allowed in this state.",
-    ("CustomKeyStoreNameInUseException", None): "Another custom key store in this account and Region has the name in the request.",
+    ("CustomKeyStoreInvalidStateException", None): (
+        "Custom key store {store} is {state}; {operation} is not allowed in this state."),
+    ("CustomKeyStoreNameInUseException", None): (
+        "Another custom key store in this account and Region has the name in the request."),
     ("CustomKeyStoreHasCMKsException", None): (
         "Custom key store {store} still holds KMS keys. Schedule them for deletion and wait until they are deleted."),
     ("LimitExceededException", None): "The account has as many custom key stores as its quota allows.",
