@@ -14,11 +14,12 @@ import datetime as _dt
 from typing import Any
 
 from ckspec.model import identifiers as ids
+from ckspec.model.aws_service import errors_of
 
 from . import kms_ciphers, kms_plain
 from .account import Account
 from .errors import AwsError, not_implemented
-from .kms_keys import alias_name, existing, find, key_id_of
+from .kms_keys import alias_name, existing, fail, find, key_id_of
 from .kms_plain import ModelCall, Request
 
 #: operations KMS has that serve answers beyond the model's
@@ -33,7 +34,10 @@ def perform(account: Account, operation: str, params: dict[str, Any], region: st
     tidy(account)
     r = Request(account, params, region, model)
     if operation in kms_ciphers.HANDLERS:
-        return kms_ciphers.HANDLERS[operation](r)
+        answer = kms_ciphers.HANDLERS[operation](r)
+        if params.get("DryRun") is True and "DryRunOperationException" in errors_of(operation):
+            raise fail("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.")
+        return answer
     if operation in kms_plain.HANDLERS:
         return kms_plain.HANDLERS[operation](r)
     if operation == "CreateKey":

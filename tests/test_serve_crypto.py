@@ -116,3 +116,10 @@ def test_dates_are_the_wall_clock_under_the_real_clock():
         store = {"CustomKeyStoreId": connected_store(running, kms, "dated")}
         entry = kms.describe_custom_key_stores(CustomKeyStoreId=store["CustomKeyStoreId"])["CustomKeyStores"][0]
         assert abs((entry["CreationDate"] - now).total_seconds()) < 5
+
+
+def test_a_dry_run_answers_that_it_would_have_succeeded(kms, keys):
+    assert error(lambda: kms.encrypt(KeyId=keys["ordinary"], Plaintext=b"x", DryRun=True))[0] == \
+        "DryRunOperationException"
+    kms.disable_key(KeyId=keys["ordinary"])
+    assert error(lambda: kms.encrypt(KeyId=keys["ordinary"], Plaintext=b"x", DryRun=True))[0] == "DisabledException"

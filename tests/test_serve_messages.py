@@ -4,10 +4,13 @@ an answer travel in the ``x-ckspec-rules`` header, which the boto3 adapter reads
 
 from __future__ import annotations
 
+import attrs
 import pytest
+from ckspec.conformance import Nonconformance, Session, password
 from ckspec.conformance.reference import ReferenceTarget
 from ckspec.conformance.wire import BotoTarget
 from ckspec.emulator import EmulatorServer, ServeOptions
+from ckspec.model import identifiers as ids
 from ckspec.model.catalog import RULE_ID, rule_ids
 from serve_accounts import client, connected_store, control, error, hsm_key
 
@@ -87,3 +90,22 @@ def test_the_rules_reach_the_reply_on_both_targets(server):
     boto = BotoTarget(endpoint_url=server.url, region="us-east-1", credentials=("test", "test"))
     wire = boto.call("DescribeCustomKeyStores", {"CustomKeyStoreName": "nobody"})
     assert (wire.error, wire.rules, wire.message) == (reply.error, reply.rules, reply.message)
+
+
+class _StatusBug(ReferenceTarget):
+    """ERR-02 broken (409 for CustomKeyStoreInvalidStateException), the cited rules kept."""
+
+    def call(self, operation, params):
+        reply = super().call(operation, params)
+        return attrs.evolve(reply, status=409) if reply.error == "CustomKeyStoreInvalidStateException" else reply
+
+
+def test_a_mismatch_names_the_rules_the_target_cites():
+    session = Session(_StatusBug(0))
+    session.setup()
+    cluster = session.world.clusters[0]
+    session.call("CreateCustomKeyStore", CustomKeyStoreName="store-a", CloudHsmClusterId=ids.cluster_id(cluster.cluster_id),
+                 TrustAnchorCertificate=cluster.trust_anchor, KeyStorePassword=password(0))
+    with pytest.raises(Nonconformance) as caught:
+        session.call("DisconnectCustomKeyStore", CustomKeyStoreId=ids.store_id(session.world.stores[0].store_id))
+    assert "the target cites DISC-02" in caught.value.failure.message
