@@ -51,7 +51,10 @@ class Binding:
     def bind(self, model_value: Any, target_value: Any) -> None:
         # a rebinding (pagination markers) first drops what either side was bound to
         old_target = self.to_target.pop(model_value, None)
-        if old_target is not None and self.to_model.get(old_target) == model_value:
+        # an earlier ciphertext (bytes: the only identifiers that are) still decrypts to the same
+        # model value: many ciphertexts, one model ciphertext; a marker's old position is dropped
+        if old_target is not None and self.to_model.get(old_target) == model_value \
+                and not isinstance(old_target, (bytes, bytearray)):
             del self.to_model[old_target]
         old_model = self.to_model.pop(target_value, None)
         if old_model is not None and self.to_target.get(old_model) == target_value:

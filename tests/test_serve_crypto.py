@@ -123,3 +123,18 @@ def test_a_dry_run_answers_that_it_would_have_succeeded(kms, keys):
         "DryRunOperationException"
     kms.disable_key(KeyId=keys["ordinary"])
     assert error(lambda: kms.encrypt(KeyId=keys["ordinary"], Plaintext=b"x", DryRun=True))[0] == "DisabledException"
+
+
+def test_every_ciphertext_of_the_same_model_ciphertext_stays_bound():
+    """The engine and the observer map each of KMS's ciphertexts (a new one per Encrypt) to the
+    model's one; requests go out with the latest."""
+    from ckspec.conformance.identity import Binding
+
+    binding = Binding()
+    binding.bind(b"model", b"first")
+    binding.bind(b"model", b"second")
+    assert binding.model_value(b"first") == binding.model_value(b"second") == b"model"
+    assert binding.outbound({"CiphertextBlob": b"model"}) == {"CiphertextBlob": b"second"}
+    binding.bind("marker-model", "m1")
+    binding.bind("marker-model", "m2")
+    assert binding.model_value("m1") == "m1"  # a marker's old position is forgotten
