@@ -127,8 +127,9 @@ def _call(world: World, action: Call, profile: Profile, prevalidated: bool = Fal
             validate_input(op.name, params)
             _extra_validation(op.name, params)
     except ParameterError as exc:
-        response = Response.failure(VALIDATION_ERROR, str(exc), ("AMB-18",))
-        return (Outcome(action, response, world, ("AMB-18",), "parameter validation"),)
+        rules = ("AMB-18", *getattr(exc, "rules", ()))
+        response = Response.failure(VALIDATION_ERROR, str(exc), rules)
+        return (Outcome(action, response, world, rules, "parameter validation"),)
     return _resolve(world, action, op, _context(world, profile, op, params), profile)
 
 
@@ -136,7 +137,9 @@ def _extra_validation(operation: str, params: Mapping[str, Any]) -> None:
     required, rule = _EXTRA_REQUIRED.get(operation, ((), ""))
     for name in required:
         if name not in params:
-            raise ParameterError(f"{operation}: {rule}: missing required parameter {name!r}")
+            error = ParameterError(f"{operation}: missing required parameter {name!r}")
+            error.rules = (rule,)  # type: ignore[attr-defined]  (next to the message, never in it)
+            raise error
 
 
 def _context(world: World, profile: Profile, op: Operation, params: Mapping[str, Any]) -> Context:

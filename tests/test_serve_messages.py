@@ -41,6 +41,7 @@ def refusals(server) -> list[tuple[str, str, dict[str, str]]]:
         lambda: kms.decrypt(CiphertextBlob=b"not a ciphertext"),
         lambda: kms.generate_random(NumberOfBytes=8, CustomKeyStoreId="cks-1234567890abcdef0"),
         lambda: kms.delete_alias(AliasName="alias/none"),
+        lambda: kms.generate_random(),  # RAND-01: NumberOfBytes, which botocore leaves optional
         lambda: hsm.delete_cluster(ClusterId="cluster-aaaaaaaaaaa"),
     ]
     cluster = hsm.describe_clusters()["Clusters"][0]["ClusterId"]
@@ -58,7 +59,7 @@ def test_no_message_holds_a_rule_id_and_the_header_names_real_rules(server):
         rules = [r.strip() for r in headers.get("x-ckspec-rules", "").split(",") if r.strip()]
         assert set(rules) <= known, rules
         cited.update(rules)
-    assert {"DESC-03", "CONNECT-01", "KS-09", "CRYPTO-01", "CL-07"} <= cited, cited
+    assert {"DESC-03", "CONNECT-01", "KS-09", "CRYPTO-01", "CL-07", "RAND-01", "AMB-18"} <= cited, cited
 
 
 def test_published_kms_messages_are_used_verbatim(server):
