@@ -41,8 +41,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--choices", choices=("reference", "random"), default="reference",
                    help="where the documentation allows several outcomes: the catalog's recommended one, or any "
                         "at random (default %(default)s)")
-    p.add_argument("--seed", type=positive_int, default=0, help="seed for identifiers and random choices "
-                                                                "(default %(default)s)")
+    p.add_argument("--seed", type=positive_int, default=None,
+                   help="seed for identifiers and random choices; given, random bytes, data keys and key "
+                        "material are reproducible too (default: identifiers from seed 0, random bytes from the "
+                        "operating system)")
     p.add_argument("--region", default="us-east-1",
                    help="Region of ARNs and Availability Zones when a request's signature names none "
                         "(default %(default)s)")

@@ -47,6 +47,9 @@ class Reply:
     error: str | None = None
     message: str = attrs.field(default="", eq=False)
     body: Mapping[str, Any] | None = attrs.field(default=None, eq=False)
+    #: the rule IDs the target cites for its answer (the reference target's outcome rules; the
+    #: ``x-ckspec-rules`` header of ``ckspec serve``), reported next to a mismatch, never judged
+    rules: tuple[str, ...] = attrs.field(default=(), eq=False, converter=tuple)
 
     @property
     def ok(self) -> bool:

@@ -345,7 +345,8 @@ def _call_mismatch(call: Call, reply: Reply, reasons: list[tuple[Outcome, str]],
                f"(rules {', '.join(rules)}); the target returned {reply.summary()}"
                + (f" [{first_line}]" if first_line else "")
                + f" -- broken rule {found.broken}: {found.reason}"
-               + (f"; context: {', '.join(found.context)}" if found.context else ""))
+               + (f"; context: {', '.join(found.context)}" if found.context else "")
+               + (f"; the target cites {', '.join(reply.rules)}" if getattr(reply, "rules", ()) else ""))
     return Mismatch(rules, tuple(expected), reply.summary(), detail, message, found.context, found)
 
 

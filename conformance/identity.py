@@ -18,8 +18,10 @@ from typing import Any, Mapping
 ID_FIELDS = frozenset({"CustomKeyStoreId", "CloudHsmClusterId", "KeyId", "Arn", "NextMarker", "Marker",
                        "TrustAnchorCertificate", "CiphertextBlob", "AWSAccountId"})
 #: Identifier members bound afresh each time: a target may reuse a pagination marker (say, a
-#: position) for another page of a later listing, so no one-to-one binding is kept for them.
-REBOUND_FIELDS = frozenset({"NextMarker"})
+#: position) for another page of a later listing, and KMS gives a different ciphertext on every
+#: Encrypt of the same plaintext (the model's is deterministic), so no one-to-one binding is kept
+#: for them: the latest value stands for the model's.
+REBOUND_FIELDS = frozenset({"NextMarker", "CiphertextBlob"})
 #: Members whose values change from run to run: only their presence is compared.
 VOLATILE_FIELDS = frozenset({"CreationDate", "DeletionDate"})
 #: Members whose bytes are random: only their length is compared.
@@ -49,7 +51,10 @@ class Binding:
     def bind(self, model_value: Any, target_value: Any) -> None:
         # a rebinding (pagination markers) first drops what either side was bound to
         old_target = self.to_target.pop(model_value, None)
-        if old_target is not None and self.to_model.get(old_target) == model_value:
+        # an earlier ciphertext (bytes: the only identifiers that are) still decrypts to the same
+        # model value: many ciphertexts, one model ciphertext; a marker's old position is dropped
+        if old_target is not None and self.to_model.get(old_target) == model_value \
+                and not isinstance(old_target, (bytes, bytearray)):
             del self.to_model[old_target]
         old_model = self.to_model.pop(target_value, None)
         if old_model is not None and self.to_target.get(old_model) == target_value:

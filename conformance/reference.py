@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import string
 from typing import Any, Mapping
 
@@ -37,6 +38,8 @@ from .steps import ENVIRONMENT_ARGUMENTS
 #: Reads whose answers may lag behind the latest write (AMB-30, AMB-12).
 READS = frozenset({"DescribeCustomKeyStores", "DescribeKey"})
 _CHOSEN: dict[tuple[Any, ...], tuple[Outcome, ...]] = {}
+#: the model's identifiers as they appear in a message: key IDs, store IDs, cluster IDs
+_MESSAGE_IDS = re.compile(r"[0-9a-f]{8}-0000-4000-8000-[0-9a-f]{12}|cks-[0-9a-f]{17}|cluster-[2-7a-z]{11}")
 #: the memoised outcomes of each edited table a target runs, by the table's id (the table is
 #: kept with its cache, so that an id is never reused for another table)
 _TABLE_CACHES: dict[int, tuple[Any, dict[tuple[Any, ...], tuple[Outcome, ...]]]] = {}
@@ -116,6 +119,13 @@ class ForeignIds:
         if foreign is not None and self.back.get(foreign) == value:
             del self.back[foreign]
 
+    def text(self, message: str) -> str:
+        """A message with the model's key IDs, store IDs and cluster IDs it names in the
+        target's (the identifiers this target handed out; others as they are)."""
+        def swap(found: re.Match[str]) -> str:
+            return self.out.get(found.group(0), found.group(0))
+        return _MESSAGE_IDS.sub(swap, message) if message else message
+
     def bind(self, value: Any, foreign: Any) -> None:
         """Use ``foreign`` as the target's value for the model's ``value`` (a trust anchor the
         caller chose); ValueError when either is already bound to something else."""
@@ -175,6 +185,7 @@ class ReferenceTarget(Target):
     def call(self, operation: str, params: Mapping[str, Any]) -> Reply:
         if not self.capabilities.controlled_clock:
             self.wait(0.25)
+        given = params
         if self.ids is not None:
             params = {k: (self.ids.inbound(v, k) if k in ID_FIELDS else v) for k, v in params.items()}
         world, response = self.perform(self.world, Call.of(operation, params))
@@ -182,7 +193,14 @@ class ReferenceTarget(Target):
         body = response.body
         if self.ids is not None and body is not None:
             body = self.ids.body(body)
-        return Reply(response.status, response.error, response.message, body)
+        message = response.message
+        if self.ids is not None and message:
+            message = self.ids.text(message)
+            for name, value in given.items():  # an unknown ID the caller gave, as the caller gave it
+                seen = params.get(name)
+                if name in ID_FIELDS and isinstance(value, str) and isinstance(seen, str) and seen != value:
+                    message = message.replace(seen.rpartition("/")[2], value.rpartition("/")[2])
+        return Reply(response.status, response.error, message, body, rules=response.rules)
 
     def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         if not self.capabilities.controlled_clock:

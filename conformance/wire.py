@@ -79,6 +79,17 @@ _LETTERS = str.maketrans("0123456789", "abcdefghij")
 _FAKE_SERIALS = itertools.count(1)
 
 
+#: the response header in which ``ckspec serve`` names the rules behind an answer
+RULES_HEADER = "x-ckspec-rules"
+
+
+def cited_rules(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    """The rule IDs a response's ``x-ckspec-rules`` header cites (none from other services)."""
+    headers = metadata.get("HTTPHeaders") or {}
+    value = next((v for k, v in headers.items() if k.lower() == RULES_HEADER), "")
+    return tuple(r.strip() for r in str(value).split(",") if r.strip())
+
+
 class BotoTarget(Target):
     """A target reached with boto3. ``endpoint_url=None`` means boto3's own resolution (real
     AWS, or an in-process mock such as moto's). ``credentials`` is ``(key_id, secret)`` or
@@ -255,8 +266,9 @@ class BotoTarget(Target):
             response = send()
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            return Reply(status, error.get("Code") or str(status), error.get("Message") or "")
+            meta = exc.response.get("ResponseMetadata", {})
+            return Reply(meta.get("HTTPStatusCode", 0), error.get("Code") or str(meta.get("HTTPStatusCode", 0)),
+                         error.get("Message") or "", rules=cited_rules(meta))
         except UNREACHABLE_ERRORS as exc:
             raise TargetUnreachable(str(exc)) from None
         except TransportFault:
@@ -266,7 +278,8 @@ class BotoTarget(Target):
             if kind is None:
                 raise
             raise TransportFault(FaultRecord(kind, operation, f"{type(exc).__name__}: {exc}"[:300])) from None
-        return Reply(200, None, "", {k: v for k, v in response.items() if k != "ResponseMetadata"})
+        return Reply(200, None, "", {k: v for k, v in response.items() if k != "ResponseMetadata"},
+                     rules=cited_rules(response.get("ResponseMetadata", {})))
 
     # --- the environment -------------------------------------------------------------------------
     def _performers(self) -> dict[str, Callable[..., EnvironmentReply]]:

@@ -18,6 +18,7 @@ from ckspec.model.world import Backup, Cluster, World
 
 from .clock import Clock
 from .cluster_details import ClusterDetails
+from .kms_state import KmsState
 from .options import ServeOptions
 
 #: the account's own memo of the model's outcomes (least recently used first out): repeated
@@ -33,13 +34,15 @@ class Account:
         self.lock = threading.RLock()
         self.reset(options.seed)
 
-    def reset(self, seed: int) -> None:
-        """A fresh, empty account (``POST /_ckspec/reset``)."""
+    def reset(self, seed: int | None) -> None:
+        """A fresh, empty account (``POST /_ckspec/reset``). Random bytes and key material are
+        the operating system's unless ``seed`` is given (:mod:`.kms_state`)."""
         o = self.options
-        self.model = ReferenceTarget(seed, choices=o.choices, lag=o.lag > 0, work_delay=o.connect_delay,
-                                     lag_delay=o.lag or 0.5, controlled_clock=True, memo_size=MEMO_ENTRIES)
+        self.model = ReferenceTarget(seed or 0, choices=o.choices, lag=o.lag > 0, work_delay=o.connect_delay,
+                                      lag_delay=o.lag or 0.5, controlled_clock=True, memo_size=MEMO_ENTRIES)
         self.clock = Clock(o.clock)
-        self.details = ClusterDetails(random.Random(seed ^ 0xC105_7E2))
+        self.details = ClusterDetails(random.Random((seed or 0) ^ 0xC105_7E2))
+        self.kms = KmsState(seed, self.clock.now)
 
     @property
     def world(self) -> World:

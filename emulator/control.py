@@ -85,7 +85,7 @@ def reset(account: Account, request: dict[str, Any]) -> dict[str, Any]:
     """``{"seed": N}`` (optional) -> ``{}``: a fresh, empty account."""
     _only(request, {"seed"}, "reset")
     seed = request.get("seed", account.options.seed)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise validation("reset: seed must be a whole number >= 0")
     account.reset(seed)
     return {}

@@ -7,15 +7,26 @@ secret values (KeyStorePassword, kmsuser passwords, plaintexts).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
+
+#: the response header that names the rules behind an answer (never the message: an
+#: application that logs or matches ``message`` sees KMS's kind of text)
+RULES_HEADER = "x-ckspec-rules"
+#: a message that still begins with rule IDs (``CL-07: cluster ... still has HSMs``)
+_LEADING_RULES = re.compile(r"((?:[A-Z]+-\d{2}(?:, |,| and )?)+): ")
+_RULE = re.compile(r"[A-Z]+-\d{2}")
 
 
 class AwsError(Exception):
     """An error answer: ``status``, the error shape name ``kind`` and ``message``."""
 
     def __init__(self, status: int, kind: str, message: str, *, close: bool = False,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None, rules: Iterable[str] = ()) -> None:
+        message, leading = split_rules(message)
+        #: the rule IDs behind the refusal, sent in the x-ckspec-rules header
+        self.rules = tuple(dict.fromkeys((*rules, *leading)))
         super().__init__(f"{status} {kind}: {message}")
         self.status = status
         self.kind = kind
@@ -24,6 +35,18 @@ class AwsError(Exception):
         self.close = close
         #: extra response headers (``Allow`` with a 405)
         self.headers = dict(headers or {})
+        if self.rules:
+            self.headers[RULES_HEADER] = ", ".join(self.rules)
+
+
+def split_rules(message: str) -> tuple[str, tuple[str, ...]]:
+    """A message without the rule IDs it begins with (the older form of ckspec's messages),
+    first letter capitalised; and those IDs."""
+    found = _LEADING_RULES.match(message)
+    if found is None:
+        return message, ()
+    rest = message[found.end():]
+    return (rest[:1].upper() + rest[1:]), tuple(_RULE.findall(found.group(1)))
 
 
 def serialization(message: str) -> AwsError:
@@ -31,9 +54,9 @@ def serialization(message: str) -> AwsError:
     return AwsError(400, "SerializationException", message)
 
 
-def validation(message: str) -> AwsError:
+def validation(message: str, rules: Iterable[str] = ()) -> AwsError:
     """A member is missing or has the wrong type or value."""
-    return AwsError(400, "ValidationException", message)
+    return AwsError(400, "ValidationException", message, rules=rules)
 
 
 def unknown_operation(message: str) -> AwsError:

@@ -32,6 +32,8 @@ def _one_of(choices: tuple[str, ...]) -> Any:
 
 
 def _seed(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None:
+        return
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {value!r}")
 
@@ -65,8 +67,10 @@ class ServeOptions:
     lag: float = attrs.field(default=0.5, validator=_seconds(allow_zero=True))
     #: ``reference``: the catalog's recommended outcome; ``random``: any documented outcome
     choices: str = attrs.field(default="reference", validator=_one_of(CHOICES))
-    #: seeds the identifiers handed out and, with ``random`` choices, the outcomes
-    seed: int = attrs.field(default=0, validator=_seed)
+    #: seeds the identifiers handed out and, with ``random`` choices, the outcomes; given, it
+    #: also makes random bytes, data keys and key material reproducible (None: identifiers from
+    #: seed 0, random bytes from the operating system)
+    seed: int | None = attrs.field(default=None, validator=_seed)
     #: the Region of ARNs and Availability Zones when a request does not say (SigV4 scope)
     region: str = attrs.field(default="us-east-1", validator=_region)
     #: the largest request body accepted, in bytes

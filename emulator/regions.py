@@ -63,3 +63,8 @@ def with_region(body: Any, region: str) -> Any:
     if isinstance(body, str) and body.startswith(_MODEL_ARN):
         return f"arn:aws:kms:{region}:{ids.ACCOUNT}:" + body[len(_MODEL_ARN):]
     return body
+
+
+def in_text(message: str, region: str) -> str:
+    """A message whose key ARNs carry ``region`` instead of the model's Region."""
+    return message.replace(_MODEL_ARN, f"arn:aws:kms:{region}:{ids.ACCOUNT}:")

@@ -80,6 +80,8 @@ class Response:
     body: dict[str, Any] | None = attrs.field(default=None, eq=False, hash=False)
     error: str | None = None
     message: str = ""
+    #: the rule IDs behind the answer (reported next to the message, never inside it)
+    rules: tuple[str, ...] = attrs.field(default=(), eq=False, hash=False)
 
     @property
     def ok(self) -> bool:
@@ -90,12 +92,12 @@ class Response:
         return 200 if self.error is None else http_status(self.error)
 
     @classmethod
-    def success(cls, body: dict[str, Any]) -> "Response":
-        return cls(body=body)
+    def success(cls, body: dict[str, Any], rules: tuple[str, ...] = ()) -> "Response":
+        return cls(body=body, rules=tuple(rules))
 
     @classmethod
-    def failure(cls, error: str, message: str) -> "Response":
-        return cls(error=error, message=message)
+    def failure(cls, error: str, message: str, rules: tuple[str, ...] = ()) -> "Response":
+        return cls(error=error, message=message, rules=tuple(rules))
 
     def summary(self) -> str:
         return "200 OK" if self.ok else f"{self.status} {self.error}"

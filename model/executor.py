@@ -19,6 +19,7 @@ from .aws_service import ConnectionState, ParameterError, validate_input
 from .effects import EFFECTS
 from .environment import EVENTS
 from .facts import Context, ciphertext_key, subject_state
+from .messages import text as message_text
 from .profiles import PERMISSIVE, REFERENCE, Profile
 from .responses import RESPONSES
 from .transitions import CALLS, INTERNAL_EVENTS, OPERATIONS, VALIDATION_ERROR, Branch, Check, Operation
@@ -126,8 +127,9 @@ def _call(world: World, action: Call, profile: Profile, prevalidated: bool = Fal
             validate_input(op.name, params)
             _extra_validation(op.name, params)
     except ParameterError as exc:
-        response = Response.failure(VALIDATION_ERROR, f"AMB-18: {exc}")
-        return (Outcome(action, response, world, ("AMB-18",), "parameter validation"),)
+        rules = ("AMB-18", *getattr(exc, "rules", ()))
+        response = Response.failure(VALIDATION_ERROR, str(exc), rules)
+        return (Outcome(action, response, world, rules, "parameter validation"),)
     return _resolve(world, action, op, _context(world, profile, op, params), profile)
 
 
@@ -135,7 +137,9 @@ def _extra_validation(operation: str, params: Mapping[str, Any]) -> None:
     required, rule = _EXTRA_REQUIRED.get(operation, ((), ""))
     for name in required:
         if name not in params:
-            raise ParameterError(f"{operation}: {rule}: missing required parameter {name!r}")
+            error = ParameterError(f"{operation}: missing required parameter {name!r}")
+            error.rules = (rule,)  # type: ignore[attr-defined]  (next to the message, never in it)
+            raise error
 
 
 def _context(world: World, profile: Profile, op: Operation, params: Mapping[str, Any]) -> Context:
@@ -219,8 +223,8 @@ def _resolve(world: World, action: Action, op: Operation, ctx: Context, profile:
     found: list[Outcome] = []
     for row in rows:
         if isinstance(row, Check):
-            found.append(Outcome(action, Response.failure(row.error, _message(row, ctx, op)), world, row.rules,
-                                 f"{op.name}: {row.error}", row.alt))
+            response = Response.failure(row.error, _message(row, ctx, op), row.rules)
+            found.append(Outcome(action, response, world, row.rules, f"{op.name}: {row.error}", row.alt))
         else:
             found.extend(_apply(world, action, op, ctx, row))
             if profile.single:
@@ -229,8 +233,10 @@ def _resolve(world: World, action: Action, op: Operation, ctx: Context, profile:
 
 
 def _message(check: Check, ctx: Context, op: Operation) -> str:
+    """AWS's wording for the check (:mod:`.messages`); its rule IDs travel in the response's
+    ``rules``, never in the text."""
     state = subject_state(ctx, op.subject)
-    return f"{check.rules[0]}: {check.why.format(state=state)}"
+    return message_text(check.error, check.rules, check.why, op.name, str(state), ctx)
 
 
 def _apply(world: World, action: Action, op: Operation, ctx: Context, branch: Branch,
@@ -245,8 +251,8 @@ def _apply(world: World, action: Action, op: Operation, ctx: Context, branch: Br
     if op.kind == "internal" or not respond:
         return (Outcome(action, None, new, branch.rules, f"{op.name}: {branch.name}", branch.alt),)
     bodies = RESPONSES[branch.response](new, ctx, info)
-    return tuple(Outcome(action, Response.success(body), new, branch.rules, f"{op.name}: {branch.name}", branch.alt)
-                 for body in bodies)
+    return tuple(Outcome(action, Response.success(body, branch.rules), new, branch.rules, f"{op.name}: {branch.name}",
+                         branch.alt) for body in bodies)
 
 
 def _set_subject_state(world: World, op: Operation, ctx: Context, branch: Branch) -> World:

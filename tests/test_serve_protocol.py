@@ -78,7 +78,7 @@ def still_serving(server: EmulatorServer) -> bool:
     ("POST", "/", b"{}", {"X-Amz-Target": "Acme_20260101.Launch"}, 400, "UnknownOperationException"),
     ("POST", "/", b"{}", kms("LaunchRockets"), 400, "UnknownOperationException"),
     ("POST", "/", b"{}", kms(""), 400, "UnknownOperationException"),
-    ("POST", "/", b"{}", kms("ListAliases"), 501, "NotImplementedException"),
+    ("POST", "/", b"{}", kms("ListGrants"), 501, "NotImplementedException"),
     ("POST", "/", b"{}", {"X-Amz-Target": "BaldrApiService.TagResource"}, 501, "NotImplementedException"),
     ("POST", "/", b"{}", {"X-Amz-Target": "BaldrApiService.Explode"}, 400, "UnknownOperationException"),
     ("POST", "/", b"{", kms("DescribeCustomKeyStores"), 400, "SerializationException"),
