@@ -83,8 +83,9 @@ def subject_state(world: World, call: Call) -> str:
 #: to "a default run exercises every encoded rule"): the checker holds targets to the permissive
 #: profile, and these rules are cited only by a check that profile never makes.
 UNEXERCISABLE: dict[str, str] = {
-    "AMB-14": "only the legacy profile refuses renaming a CONNECTED store (rename_while_connected=False); "
-              "the permissive profile the checker uses allows it, as the current API does",
+    "AMB-14": "the refusal to rename a CONNECTED CloudHSM store is made by the legacy profile and, as a "
+              "documented alternative (AWS CLI example, AWS sample), allowed by the permissive one; the "
+              "reference target renames, as the current API does, so a run against it never sees the refusal",
     "AMB-35": "the same legacy-profile check (older SDK text: every Update needs DISCONNECTED); kept for "
               "replaying old recordings, never made against a target",
 }

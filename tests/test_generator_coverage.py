@@ -130,10 +130,12 @@ def test_a_default_run_exercises_every_encoded_rule_but_the_documented_exception
 
 
 def test_the_documented_exceptions_are_cited_only_by_checks_the_permissive_profile_never_makes():
-    """AMB-14, AMB-35: every table row citing them is guarded by rename_allowed_connected being false."""
+    """AMB-14, AMB-35: every table row citing them is about rename_allowed_connected: the legacy profile's
+    refusal, or (AMB-14) the permissive alternative the reference target never gives."""
     for rule in UNEXERCISABLE:
         rows = [row for op in OPERATIONS.values() for row in op.rows if rule in row.rules]
         assert rows and all("rename_allowed_connected" in repr(row.when) for row in rows), rule
+        assert all(row.alt == rule or "Not(Fact('rename_allowed_connected'))" in repr(row.when) for row in rows), rule
 
 
 class FoldsCase(ReferenceTarget):
