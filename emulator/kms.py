@@ -13,6 +13,7 @@ from typing import Any
 
 from ckspec.model.aws_service import ParameterError, validate_input
 from ckspec.model.aws_service import kms as kms_service
+from ckspec.model.external import OutsideModel
 from ckspec.model.transitions import CALLS, VALIDATION_ERROR
 
 from . import errors, regions
@@ -38,7 +39,10 @@ def perform(account: Account, operation: str, params: dict[str, Any], region: st
         raise validation(f"AMB-18: {exc}") from None
     if "KeyId" in params:
         params["KeyId"] = regions.model_arn(params["KeyId"], region)
-    reply = account.model.call(operation, params)
+    try:
+        reply = account.model.call(operation, params)
+    except OutsideModel as exc:  # XKS-06: an external key store's connection and keys
+        raise errors.not_implemented(f"ckspec serve does not model this: {exc}") from None
     if not reply.ok:
         kind = "ValidationException" if reply.error == VALIDATION_ERROR else reply.error
         raise AwsError(reply.status, kind, reply.message)

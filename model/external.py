@@ -299,12 +299,10 @@ def entry(store: KeyStore) -> dict[str, Any]:
     the proxy configuration without the credential's secret."""
     assert store.xks is not None
     x = store.xks
-    config: dict[str, Any] = {"Connectivity": x.connectivity, "AccessKeyId": x.access_key_id,
-                              "UriEndpoint": x.uri_endpoint, "UriPath": x.uri_path}
-    if x.vpc_endpoint_service_name is not None:
-        config["VpcEndpointServiceName"] = x.vpc_endpoint_service_name
-    if x.vpc_endpoint_service_owner is not None:
-        config["VpcEndpointServiceOwner"] = x.vpc_endpoint_service_owner
+    config = {k: v for k, v in (("Connectivity", x.connectivity), ("AccessKeyId", x.access_key_id),
+                                ("UriEndpoint", x.uri_endpoint), ("UriPath", x.uri_path),
+                                ("VpcEndpointServiceName", x.vpc_endpoint_service_name),
+                                ("VpcEndpointServiceOwner", x.vpc_endpoint_service_owner)) if v is not None}
     out: dict[str, Any] = {
         "CustomKeyStoreId": ids.store_id(store.store_id),
         "CustomKeyStoreName": store.name,
