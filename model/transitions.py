@@ -374,7 +374,8 @@ DESCRIBE = Operation(
         internal_fault(on=EVERY),
     ),
     branches=(
-        Branch("list", EVERY, ("DESC-01", "DESC-04", "DESC-05", "DESC-06", "CS-01", "CS-07", "AMB-11", "T-02"),
+        Branch("list", EVERY, ("DESC-01", "DESC-04", "DESC-05", "DESC-06", "CS-01", "CS-07", "AMB-11", "T-02",
+                               "AMB-38"),
                response="describe_page"),
     ),
 )
