@@ -250,6 +250,14 @@ XKS_RANDOM = Operation(
     branches=(),
 )
 
+#: XKS-05: an Update of a CloudHSM key store that names external-key-store settings
+CLOUDHSM_UPDATE_WITH_XKS = Operation(
+    "UpdateCustomKeyStore", "store", "call", subject_param="CustomKeyStoreId",
+    checks=(Check(VALIDATION_ERROR, _PRESENT, ("XKS-05", "AMB-18"),
+                  "the XksProxy parameters are valid only for an external key store", rank=VALIDATION),),
+    branches=(),
+)
+
 XKS_OPERATIONS = {"UpdateCustomKeyStore": XKS_UPDATE, "DeleteCustomKeyStore": XKS_DELETE,
                   "GenerateRandom": XKS_RANDOM}
 #: operations on an external store whose outcome depends on its proxy (XKS-06)
@@ -262,6 +270,9 @@ def operation_for(world: World, operation: str, params: Mapping[str, Any]) -> Op
     if operation == "CreateCustomKeyStore":
         return XKS_CREATE if params.get("CustomKeyStoreType") == EXTERNAL else None
     store = world.store(ids.parse_store_id(params.get("CustomKeyStoreId")))
+    if store is not None and not store.external and operation == "UpdateCustomKeyStore" \
+            and any(m in params for m in PROXY_MEMBERS):
+        return CLOUDHSM_UPDATE_WITH_XKS
     if store is None or not store.external:
         return None
     if operation in OUTSIDE:

@@ -13,7 +13,7 @@ import pytest
 from ckspec.conformance import recorded
 from ckspec.conformance.leaks import find_leak
 from ckspec.conformance.observer import check_trace
-from ckspec.model import PERMISSIVE, REFERENCE, Call, Driver, healthy_account, outcomes
+from ckspec.model import PERMISSIVE, REFERENCE, Call, Driver, create_request, healthy_account, outcomes
 from ckspec.model.external import OutsideModel
 from ckspec.model.profiles import PROFILES
 
@@ -284,3 +284,44 @@ def test_the_docs_example_cluster_id_is_a_note_not_a_failure():
     verdict = check_trace(_trace(create))
     assert verdict.conforms, verdict.failure
     assert any("AMB-18" in n for n in verdict.notes)
+
+
+def test_the_record_hook_never_writes_the_credential(tmp_path):
+    """XKS-01: a recorded CreateCustomKeyStore of an external store holds no RawSecretAccessKey (botocore
+    marks it sensitive, like KeyStorePassword), and neither does the recorded answer."""
+    from ckspec.conformance.record_hook import ckspec_record_hook as hook
+    from ckspec.model.aws_service import kms
+
+    recorder = hook.Recorder(str(tmp_path / "spool"), b"k" * 32)
+    params = {"CustomKeyStoreName": "x", **XKS}
+    entry = recorder.entry(kms(), "CreateCustomKeyStore", params, "2026-12-03T00:00:00+00:00",
+                           ("response", {"CustomKeyStoreId": "cks-1234567890abcdef0"}))
+    text = json.dumps(entry)
+    assert SECRET not in text
+    assert entry["request"]["XksProxyAuthenticationCredential"]["RawSecretAccessKey"] == {"redacted": "sensitive"}
+
+
+def test_a_cloudhsm_store_takes_no_external_settings():
+    """XKS-05, AMB-18: an Update of a CloudHSM store naming XksProxy settings is ValidationError."""
+    d = Driver(healthy_account())
+    sid = d.create_store()
+    before = d.world
+    out = d.call("UpdateCustomKeyStore", CustomKeyStoreId=sid, XksProxyUriPath="/kms/xks/v1")
+    assert out.response.error == "ValidationError" and d.world == before
+    d2 = Driver(healthy_account())
+    mixed = {**create_request(d2.world, 0, "mixed"), "XksProxyUriPath": "/kms/xks/v1"}
+    assert d2.call("CreateCustomKeyStore", **mixed).response.error == "ValidationError"
+    assert d2.call("CreateCustomKeyStore", **{k: v for k, v in mixed.items() if k != "XksProxyUriPath"}).response.ok
+
+
+def test_deleting_an_external_store_in_a_trace_leaves_it_out_of_later_listings():
+    """DELETE-04, XKS-06: after a successful Delete of an external store, an unfiltered listing without it
+    conforms."""
+    sid = XKS_ENTRY["CustomKeyStoreId"]
+    disconnected = dict(XKS_ENTRY, ConnectionState="DISCONNECTED")
+    calls = [_describe({}, disconnected),
+             {"service": "kms", "operation": "DeleteCustomKeyStore", "request": {"CustomKeyStoreId": sid},
+              "response": {}},
+             _describe({})]
+    verdict = check_trace(_trace(*calls))
+    assert verdict.conforms, verdict.failure
