@@ -325,3 +325,13 @@ def test_deleting_an_external_store_in_a_trace_leaves_it_out_of_later_listings()
              _describe({})]
     verdict = check_trace(_trace(*calls))
     assert verdict.conforms, verdict.failure
+
+
+def test_the_docs_style_access_key_id_outside_its_pattern_is_a_note():
+    """AMB-18: an AccessKeyId with digits botocore's XksProxyAuthenticationAccessKeyIdType excludes (as AWS's
+    XKS examples show) is noted, and the listing conforms."""
+    entry = copy.deepcopy(XKS_ENTRY)
+    entry["XksProxyConfiguration"]["AccessKeyId"] = "ABCDE12345670EXAMPLE"
+    verdict = check_trace(_trace(_describe({"CustomKeyStoreId": entry["CustomKeyStoreId"]}, entry)))
+    assert verdict.conforms, verdict.failure
+    assert any("AMB-18" in n and "AccessKeyId" in n for n in verdict.notes)
