@@ -96,7 +96,7 @@ def _check(world, action) -> int:
     return len(allowed)
 
 
-@settings(max_examples=40)
+@settings(max_examples=80)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_permissive_outcomes_contain_every_profiles_outcomes(seed):
     """For random worlds (random walks through calls, internal and environment events) and every call
