@@ -55,7 +55,7 @@ def run_check(args: argparse.Namespace) -> int:
                               "reason": str(exc)})
     summary = {"file": args.file, "verdict": "conforms" if verdict.conforms else "does not conform",
                "calls": verdict.calls, "checked": verdict.checked, "skipped": verdict.skipped,
-               "failure": verdict.failure.as_dict() if verdict.failure else None}
+               "failure": verdict.failure.as_dict() if verdict.failure else None, "notes": list(verdict.notes)}
     return _report(args, summary)
 
 
@@ -78,4 +78,6 @@ def _report(args: argparse.Namespace, summary: dict) -> int:
                  f"  allowed:  {' | '.join(f['expected'])}",
                  f"  observed: {f['observed']}" + (f" [{f['detail']}]" if f["detail"] else "")]
         console.print("\n".join(lines), markup=False, highlight=False)
+    for note in summary.get("notes", ()):  # AMB-18, XKS-06: noticed, not failed
+        console.print(f"  note: {note}", markup=False, highlight=False)
     return EXIT[verdict]

@@ -11,6 +11,10 @@ Time is explicit. With a target whose clock the engine controls, asynchronous wo
 (connection attempts, disconnects, reads catching up) progresses only when the engine lets
 time pass; with a real clock it may progress before any observation. Key deletion windows
 end only when days pass.
+
+Listings are compared in the current shape: an entry without CustomKeyStoreType, as AWS
+published them before external key stores existed, is taken as an AWS_CLOUDHSM entry (AMB-38),
+for recorded traces and live targets alike.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ckspec.model import identifiers as ids
 from ckspec.model.world import Secret
 from ckspec.model import PERMISSIVE, Call, Environment, Outcome, World, internal_events, outcomes
 from ckspec.model.environment import EVENTS
+from ckspec.model.responses import in_current_shape
 
 from .adapter import EnvironmentReply, Reply
 from .diagnosis import Diagnosis, Transition, diagnose_call, diagnose_environment
@@ -316,7 +321,17 @@ def _response_difference(outcome: Outcome, reply: Reply, binding: Binding, new: 
         if reply.status and reply.status != expected.status and expected.error not in _STATUS_AMBIGUOUS:
             return f"{expected.error}: expected HTTP {expected.status}, observed HTTP {reply.status} (ERR-02)"
         return None
-    return difference(expected.body or {}, reply.body or {}, binding, new)
+    return difference(expected.body or {}, _in_current_shape(outcome, reply.body or {}), binding, new)
+
+
+def _in_current_shape(outcome: Outcome, body: dict[str, Any]) -> dict[str, Any]:
+    """AMB-38: a listing published before external key stores existed has entries without
+    CustomKeyStoreType. Recorded traces and live targets alike are taken in the current shape
+    (the documented ambiguity's recommendation); the model and ckspec serve emit the current one."""
+    listed = body.get("CustomKeyStores")
+    if getattr(outcome.action, "operation", None) != "DescribeCustomKeyStores" or not isinstance(listed, list):
+        return body
+    return {**body, "CustomKeyStores": [in_current_shape(e) for e in listed]}
 
 
 def _call_mismatch(call: Call, reply: Reply, reasons: list[tuple[Outcome, str]],

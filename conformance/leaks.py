@@ -3,8 +3,8 @@
 KMS never returns the ``KeyStorePassword`` (KU-04: "Describe never returns it"; DESC-05: an
 entry has no password). A reply leaks it when
 
-- a member's *name* mentions a password (``KeyStorePassword``, ``password``, ``kmsuserPassword``),
-  whatever its value;
+- a member's *name* mentions a password (``KeyStorePassword``, ``password``, ``kmsuserPassword``)
+  or an external key store's secret (``RawSecretAccessKey``, XKS-04), whatever its value;
 - a value (or the error message) holds a password verbatim, or in a common encoding: base64
   (standard or URL-safe, padded or not, also inside a longer base64 value), hex (either case),
   or URL-encoding (``%50%61...``).
@@ -21,9 +21,9 @@ import re
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
-_PASSWORD_NAME = re.compile(r"pass(word|wd|phrase)", re.IGNORECASE)
+_PASSWORD_NAME = re.compile(r"pass(word|wd|phrase)|secretaccesskey", re.IGNORECASE)
 #: a member name in a body's repr that mentions a password (confirmed by walking the body)
-_NAME_IN_REPR = re.compile(r"""['"][^'"]*pass(?:word|wd|phrase)[^'"]*['"]:""", re.IGNORECASE)
+_NAME_IN_REPR = re.compile(r"""['"][^'"]*(?:pass(?:word|wd|phrase)|secretaccesskey)[^'"]*['"]:""", re.IGNORECASE)
 
 
 def _base64_cores(raw: bytes) -> list[str]:

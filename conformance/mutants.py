@@ -215,6 +215,22 @@ class ShortPages(ReferenceTarget):
         return super().perform(world, call)
 
 
+class RefusesConnectedRename(ReferenceTarget):
+    """A CONNECTED CloudHSM store must be disconnected before it is renamed, as the current AWS CLI
+    example for update-custom-key-store and an AWS sample say (AMB-14: documented next to the API's
+    rename while CONNECTED, so permissive allows both)."""
+
+    def perform(self, world, call):
+        after, response = super().perform(world, call)
+        p = call.kwargs
+        store = world.store(ids.parse_store_id(p.get("CustomKeyStoreId")))
+        if call.operation == "UpdateCustomKeyStore" and response.ok and "NewCustomKeyStoreName" in p \
+                and store is not None and not store.external and store.state is S.CONNECTED:
+            return world, Response.failure("CustomKeyStoreInvalidStateException",
+                                           "AMB-14: disconnect the custom key store before renaming it")
+        return after, response
+
+
 @attrs.frozen
 class Variant:
     """A conformant variant: the reference target making documented choices of its own."""
@@ -240,4 +256,6 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             lambda seed=0: ReferenceTarget(seed, delays="random", controlled_clock=False)),
     Variant("short-pages", "DescribeCustomKeyStores answers one store per page (DESC-04)",
             lambda seed=0: ShortPages(seed)),
+    Variant("refuses-connected-rename", "a CONNECTED CloudHSM store is renamed only after a Disconnect, as the "
+            "AWS CLI example says (AMB-14)", lambda seed=0: RefusesConnectedRename(seed)),
 )}

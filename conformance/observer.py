@@ -24,9 +24,18 @@ model allowed there. A few response invariants (CS-07's ConnectionErrorCode exac
 FAILED, CEC-00's codes, KS-11) and botocore's output shapes, enums and error lists are
 checked first, so that a malformed answer is named for what it is.
 
-Scope: KMS calls about CloudHSM key stores and the keys in them. Other KMS calls (ordinary
-keys, operations the model does not cover), external key stores, and CloudHSM v2 calls
-are checked against botocore's shapes and error lists only.
+Scope: KMS calls about CloudHSM key stores and the keys in them, and listings of every custom
+key store. External key stores are in the beliefs as listings show them (XKS-04: described by
+ID or by name like any store); the calls that create, change, connect or delete one are checked
+against botocore's shapes and error lists only and reported as outside the observer's model
+(XKS-06), and GenerateRandom naming one must be refused (RAND-04). Other KMS calls (ordinary
+keys, operations the model does not cover) and CloudHSM v2 calls are checked against botocore's
+shapes and error lists only.
+
+Notes, never failures: identifiers outside botocore's documented patterns (AMB-18; AWS's own
+examples show some), external-key-store calls outside the model (XKS-06). Listings of the
+shape published before external key stores existed (no CustomKeyStoreType) are taken in the
+current shape (AMB-38, :func:`~ckspec.conformance.checker.explain_reply`).
 
 This module keeps the observer and its verdict. What the trace cannot see, the beliefs and the
 worlds built to witness a row are in :mod:`.unseen`; the checks on a reply by itself (error
@@ -46,7 +55,7 @@ from ckspec.model import identifiers as ids
 from ckspec.model.aws_service import ConnectionState, ParameterError, validate_input
 from ckspec.model.facts import FACTS, Context
 from ckspec.model.transitions import CALLS, Operation
-from ckspec.model.world import Key, KeyStore
+from ckspec.model.world import Key, KeyStore, XksProxy
 
 from .adapter import Reply
 from .checker import Nonconformance, _call_mismatch, explain_reply
@@ -60,6 +69,7 @@ from .reply_checks import (
     check_answer_shape,
     check_invariants,
     normalised,
+    pattern_notes,
 )
 from .unseen import (
     ENVIRONMENT_FACTS,
@@ -119,6 +129,8 @@ class Verdict:
     checked: int
     skipped: int
     failure: ObservedFailure | None = None
+    #: what the observer noticed without failing the trace (AMB-18 patterns, XKS-06)
+    notes: tuple[str, ...] = ()
 
     @property
     def conforms(self) -> bool:
@@ -135,8 +147,8 @@ def check_trace(trace: RecordedTrace) -> Verdict:
             m = exc.failure
             failure = ObservedFailure(call.index, call.service, call.operation, call.time, m.rules, m.expected,
                                       m.observed, m.detail, f"call {call.index} ({call.operation}): {m.message}")
-            return Verdict(len(trace.calls), observer.checked, observer.skipped, failure)
-    return Verdict(len(trace.calls), observer.checked, observer.skipped)
+            return Verdict(len(trace.calls), observer.checked, observer.skipped, failure, tuple(observer.notes))
+    return Verdict(len(trace.calls), observer.checked, observer.skipped, notes=tuple(observer.notes))
 
 
 class Observer:
@@ -154,6 +166,7 @@ class Observer:
         self.recent: tuple[Outcome, ...] = ()
         self.checked = 0
         self.skipped = 0
+        self.notes: list[str] = []
         self._explained: dict[tuple[Any, ...], tuple[Outcome, ...]] = {}
 
     # --- one observation ---------------------------------------------------------------------------
@@ -165,6 +178,7 @@ class Observer:
             self.skipped += 1
             return
         check_answer_shape(call, op)
+        self.notes.extend(pattern_notes(call))
         if call.error is not None and call.error.code in NO_EFFECT_ERRORS:
             self.skipped += 1
             return
@@ -184,6 +198,9 @@ class Observer:
             return
         reply = self._reply(call)
         check_invariants(call, reply)
+        if self._about_external(call, op, reply):
+            self.skipped += 1
+            return
         self._time_passes(call)
         model_call = self._model_call(call, op, reply)
         if model_call is None:
@@ -216,6 +233,35 @@ class Observer:
                 continue
             one = Call.of(model_call.operation, {"CustomKeyStoreId": ids.store_id(serial(entry))})
             self._match(call, one, Reply(200, None, "", {"CustomKeyStores": [entry], "Truncated": False}))
+
+    # --- external key stores (XKS-04, XKS-06, RAND-04) ------------------------------------------------
+    def _external_serial(self, call: RecordedCall) -> int | None:
+        """The model serial of the external store a call names, if the beliefs hold it as one."""
+        target = call.request.get("CustomKeyStoreId")
+        found = self.binding.to_model.get(target) if isinstance(target, str) else None
+        serial = ids.parse_store_id(found)
+        if serial is None or not any((s := b.world.store(serial)) is not None and s.external for b in self.beliefs):
+            return None
+        return serial
+
+    def _about_external(self, call: RecordedCall, op: Operation, reply: Reply) -> bool:
+        """A call that creates, changes, connects or deletes an external store: checked against
+        botocore's shapes and error lists only (done), noted, and taken into the beliefs as far as
+        its answer shows. GenerateRandom must refuse one (RAND-04)."""
+        creates = op.name == "CreateCustomKeyStore" and call.request.get("CustomKeyStoreType") == "EXTERNAL_KEY_STORE"
+        serial = None if creates or op.name == "DescribeCustomKeyStores" else self._external_serial(call)
+        if not creates and serial is None:
+            return False
+        if op.name == "GenerateRandom" and reply.error != "UnsupportedOperationException":
+            raise Nonconformance(_mismatch(("RAND-04",), "UnsupportedOperationException", reply.summary(),
+                                           "GenerateRandom given the ID of an external key store must raise "
+                                           "UnsupportedOperationException"))
+        if op.name == "DeleteCustomKeyStore" and reply.ok:
+            self.beliefs = _distinct(attrs.evolve(b, world=b.world.without_store(serial)) for b in self.beliefs)
+        self.notes.append(f"call {call.index} ({op.name}): an external key store: outside the observer's model "
+                          f"(XKS-06); checked against botocore's shapes and error lists, its effect read off "
+                          f"later listings")
+        return True
 
     def _reply(self, call: RecordedCall) -> Reply:
         if call.error is not None:
@@ -290,8 +336,13 @@ class Observer:
             return None  # an ordinary KMS key (KEY-01: the model is about keys in CloudHSM key stores)
         try:
             validate_input(op.name, params)
-        except ParameterError:
-            return Call.of(op.name, params)  # AMB-18: the model answers ValidationError, whatever the IDs
+        except ParameterError as exc:
+            if not (reply.ok and _fits_but_for_patterns(op.name, params)):
+                return Call.of(op.name, params)  # AMB-18: the model answers ValidationError, whatever the IDs
+            # AMB-18: AWS's own examples use identifiers outside the documented patterns and AWS took
+            # them: noted, and the request judged as it would be with an identifier in the pattern
+            self.notes.append(f"call {call.index} ({op.name}): identifier outside the documented pattern "
+                              f"(AMB-18): {plain(str(exc))}")
         if op.name == "DescribeCustomKeyStores" and reply.ok:
             self._adopt_listed(params, reply)
         if op.name == "DescribeKey" and reply.ok and isinstance(params.get("KeyId"), str):
@@ -346,6 +397,9 @@ class Observer:
             if serial not in self.decided:
                 self.decided.add(serial)
                 self.beliefs = _distinct(with_store(b, shown) for b in self.beliefs)
+            elif shown.external:  # XKS-06: an external store is as its listing shows it
+                self.beliefs = _distinct(attrs.evolve(b, world=b.world.with_store(shown)) if b.world.store(serial)
+                                         else with_store(b, shown) for b in self.beliefs)
             else:
                 self.beliefs = tuple(fill_in(b, shown) for b in self.beliefs)
 
@@ -369,6 +423,8 @@ class Observer:
             state = ConnectionState(entry.get("ConnectionState"))
         except ValueError:
             state = ConnectionState.FAILED
+        if entry.get("CustomKeyStoreType") == "EXTERNAL_KEY_STORE":
+            return _shown_external(serial, entry, state)
         cluster = entry.get("CloudHsmClusterId")
         anchor = entry.get("TrustAnchorCertificate")
         code = entry.get("ConnectionErrorCode")
@@ -468,6 +524,33 @@ class Observer:
 
 
 # --- helpers -------------------------------------------------------------------------------------------
+
+
+def _shown_external(serial: int, entry: Mapping[str, Any], state: ConnectionState) -> KeyStore:
+    """XKS-04: an external store as its listing entry shows it (its proxy settings included)."""
+    config = entry.get("XksProxyConfiguration")
+    config = config if isinstance(config, Mapping) else {}
+    proxy = XksProxy(config.get("Connectivity"), config.get("UriEndpoint"), config.get("UriPath"),
+                     config.get("AccessKeyId"), config.get("VpcEndpointServiceName"),
+                     config.get("VpcEndpointServiceOwner"))
+    name = entry.get("CustomKeyStoreName")
+    return KeyStore(serial, name if isinstance(name, str) else UNSEEN_NAME, None, None, None, state=state,
+                    error_code=entry.get("ConnectionErrorCode") if state is ConnectionState.FAILED else None,
+                    store_type="EXTERNAL_KEY_STORE", xks=proxy)
+
+
+def _mismatch(rules: tuple[str, ...], expected: str, observed: str, why: str) -> Any:
+    from .checker import Mismatch
+
+    return Mismatch(rules, (expected,), observed, "", f"{rules[0]}: {why}")
+
+
+def _fits_but_for_patterns(operation: str, params: Mapping[str, Any]) -> bool:
+    try:
+        validate_input(operation, params, patterns=False)
+    except ParameterError:
+        return False
+    return True
 
 
 def _reads(params: Mapping[str, Any], fact: str) -> bool:

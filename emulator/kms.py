@@ -15,6 +15,7 @@ from typing import Any
 
 from ckspec.model.aws_service import ParameterError, validate_input
 from ckspec.model.aws_service import kms as kms_service
+from ckspec.model.external import OutsideModel
 from ckspec.model.transitions import CALLS, VALIDATION_ERROR
 
 from . import errors, kms_routes, regions
@@ -47,7 +48,10 @@ def _model(account: Account, operation: str, params: dict[str, Any], region: str
     params = dict(params)
     if "KeyId" in params:
         params["KeyId"] = regions.model_arn(params["KeyId"], region)
-    reply = account.model.call(operation, params)
+    try:
+        reply = account.model.call(operation, params)
+    except OutsideModel as exc:  # XKS-06: an external key store's connection and keys
+        raise errors.not_implemented(f"ckspec serve does not model this: {exc}") from None
     if not reply.ok:
         kind = "ValidationException" if reply.error == VALIDATION_ERROR else reply.error
         raise AwsError(reply.status, kind, regions.in_text(reply.message, region), rules=reply.rules)

@@ -14,7 +14,8 @@ from .aws_service import http_status
 from .world import World
 
 #: Request members whose values are secrets or payloads: never printed.
-SECRET_MEMBERS = frozenset({"KeyStorePassword", "Plaintext"})
+#: XksProxyAuthenticationCredential holds the RawSecretAccessKey of an external key store (XKS-01).
+SECRET_MEMBERS = frozenset({"KeyStorePassword", "Plaintext", "XksProxyAuthenticationCredential"})
 #: Environment events that take a kmsuser password (a test checks this against their signatures).
 SECRET_EVENTS = frozenset({"create_kmsuser", "change_kmsuser_password"})
 

@@ -96,18 +96,18 @@ def _service(name: str) -> Any:
     return kms() if name == "kms" else cloudhsm()
 
 
-def validate_input(operation: str, params: Mapping[str, Any], service: str = "kms") -> None:
+def validate_input(operation: str, params: Mapping[str, Any], service: str = "kms", *, patterns: bool = True) -> None:
     """Check a request against the operation's input shape (of KMS, or of ``cloudhsmv2``):
-    unknown and missing members, types, string/blob lengths, patterns, integer ranges and
-    enum values.
+    unknown and missing members, types, string/blob lengths, patterns (unless ``patterns`` is
+    false: AMB-18, AWS's own examples break them), integer ranges and enum values.
 
     Raises ParameterError naming the member, the constraint and (unless sensitive) the value.
     """
     shape = _service(service).operation_model(operation).input_shape
-    _check_structure(shape, params, operation)
+    _check_structure(shape, params, operation, patterns)
 
 
-def _check_structure(shape: Any, value: Any, where: str) -> None:
+def _check_structure(shape: Any, value: Any, where: str, patterns: bool = True) -> None:
     if not isinstance(value, Mapping):
         raise ParameterError(f"{where}: expected a structure, got {type(value).__name__}")
     unknown = sorted(set(value) - set(shape.members))
@@ -117,31 +117,31 @@ def _check_structure(shape: Any, value: Any, where: str) -> None:
         if member not in value:
             raise ParameterError(f"{where}: missing required parameter {member!r}")
     for name, member_value in value.items():
-        _check_value(shape.members[name], member_value, f"{where}.{name}")
+        _check_value(shape.members[name], member_value, f"{where}.{name}", patterns)
 
 
 def _shown(shape: Any, value: Any) -> str:
     return "(sensitive value)" if shape.metadata.get("sensitive") else repr(value)
 
 
-def _check_value(shape: Any, value: Any, where: str) -> None:
+def _check_value(shape: Any, value: Any, where: str, patterns: bool = True) -> None:
     kind = shape.type_name
     meta = shape.metadata
     if kind == "structure":
-        _check_structure(shape, value, where)
+        _check_structure(shape, value, where, patterns)
     elif kind == "list":
         if not isinstance(value, (list, tuple)):
             raise ParameterError(f"{where}: expected a list")
         _check_length(shape, len(value), where, value)
         for i, item in enumerate(value):
-            _check_value(shape.member, item, f"{where}[{i}]")
+            _check_value(shape.member, item, f"{where}[{i}]", patterns)
     elif kind == "string":
         if not isinstance(value, str):
             raise ParameterError(f"{where}: expected a string, got {type(value).__name__}")
         _check_length(shape, len(value), where, value)
         if shape.enum and value not in shape.enum:
             raise ParameterError(f"{where}: {value!r} is not one of {', '.join(shape.enum)}")
-        pattern = meta.get("pattern")
+        pattern = meta.get("pattern") if patterns else None
         if pattern and not re.fullmatch(pattern, value):
             raise ParameterError(f"{where}: {_shown(shape, value)} does not match the pattern {pattern}")
     elif kind == "blob":

@@ -17,6 +17,7 @@ from . import identifiers as ids
 from .actions import Action, Call, Environment, Internal, Outcome, Response
 from .aws_service import ConnectionState, ParameterError, validate_input
 from .effects import EFFECTS
+from .external import EXTERNAL_EFFECTS, XksContext, operation_for
 from .environment import EVENTS
 from .facts import Context, ciphertext_key, subject_state
 from .messages import text as message_text
@@ -76,7 +77,9 @@ def changes(world: World, action: Action, *, table: Table | None = None) -> tupl
         return _environment(world, action)
     if isinstance(action, Call):
         op = _row(table, action.operation, "call")
-        ctx = _context(world, PERMISSIVE, op, action.kwargs)
+        external = operation_for(world, op.name, action.kwargs)
+        op = external or op
+        ctx = (_external_context if external else _context)(world, PERMISSIVE, op, action.kwargs)
     else:
         op = _row(table, action.event, "internal")
         ctx = _internal_context(world, action, op, PERMISSIVE)
@@ -130,7 +133,15 @@ def _call(world: World, action: Call, profile: Profile, prevalidated: bool = Fal
         rules = ("AMB-18", *getattr(exc, "rules", ()))
         response = Response.failure(VALIDATION_ERROR, str(exc), rules)
         return (Outcome(action, response, world, rules, "parameter validation"),)
+    external = operation_for(world, op.name, params)  # XKS-01..06: an external key store's rows
+    if external is not None:
+        return _resolve(world, action, external, _external_context(world, profile, external, params), profile)
     return _resolve(world, action, op, _context(world, profile, op, params), profile)
+
+
+def _external_context(world: World, profile: Profile, op: Operation, params: Mapping[str, Any]) -> Context:
+    store = world.store(ids.parse_store_id(params.get("CustomKeyStoreId"))) if op.subject == "store" else None
+    return XksContext(world, profile, params, store=store)
 
 
 def _extra_validation(operation: str, params: Mapping[str, Any]) -> None:
@@ -246,7 +257,7 @@ def _apply(world: World, action: Action, op: Operation, ctx: Context, branch: Br
     info: dict[str, Any] = {}
     new = world
     for name in branch.effects:
-        new = EFFECTS[name](new, ctx, info)
+        new = (EFFECTS.get(name) or EXTERNAL_EFFECTS[name])(new, ctx, info)
     new = _set_subject_state(new, op, ctx, branch)
     if op.kind == "internal" or not respond:
         return (Outcome(action, None, new, branch.rules, f"{op.name}: {branch.name}", branch.alt),)

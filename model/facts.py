@@ -365,7 +365,7 @@ def cloudhsm_request(ctx: Context) -> bool:
     p = ctx.params
     return p.get("CustomKeyStoreType", "AWS_CLOUDHSM") == "AWS_CLOUDHSM" and all(
         k in p for k in ("CloudHsmClusterId", "TrustAnchorCertificate", "KeyStorePassword")
-    )
+    ) and not any(k.startswith("XksProxy") for k in p)  # XKS-01: those belong to external key stores
 
 
 @fact("the CreateKey request asks for a key type a custom key store cannot hold (KEY-01, KEY-05, AMB-19)")

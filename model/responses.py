@@ -54,6 +54,10 @@ def store_entry(store: KeyStore, lagged: bool = False) -> Body:
     still show it, AMB-30, when ``lagged``)."""
     if lagged and store.lag is not None:
         store = attrs.evolve(store, state=store.lag[0], error_code=store.lag[1])
+    if store.external:
+        from .external import entry as external_entry  # XKS-04: one list for both types
+
+        return external_entry(store)
     entry: Body = {
         "CustomKeyStoreId": ids.store_id(store.store_id),
         "CustomKeyStoreName": store.name,
@@ -65,6 +69,15 @@ def store_entry(store: KeyStore, lagged: bool = False) -> Body:
     }
     if store.state is ConnectionState.FAILED:
         entry["ConnectionErrorCode"] = store.error_code
+    return entry
+
+
+def in_current_shape(entry: Any) -> Any:
+    """AMB-38: a listing entry as published before external key stores existed has no
+    CustomKeyStoreType; every store was then a CloudHSM key store. The model always emits the
+    current shape; readers of recorded or live answers take an older entry as this one."""
+    if isinstance(entry, dict) and "CustomKeyStoreType" not in entry and "XksProxyConfiguration" not in entry:
+        return {**entry, "CustomKeyStoreType": "AWS_CLOUDHSM"}
     return entry
 
 

@@ -285,6 +285,11 @@ UPDATE = Operation(
         Check(INVALID_STATE, states(S.CONNECTED), ("AMB-14", "AMB-35"),
               "this profile renames only DISCONNECTED stores", F("req_name") & ~F("rename_allowed_connected"),
               rank=STATE),
+        # AMB-14: the current CLI example and an AWS sample refuse the rename of a CONNECTED CloudHSM
+        # store; next to the API's success this is a documented alternative (permissive keeps both)
+        Check(INVALID_STATE, states(S.CONNECTED), ("AMB-14",),
+              "a CloudHSM key store must be disconnected before it is renamed",
+              F("req_name") & F("rename_allowed_connected"), rank=STATE, blocking=False, alt="AMB-14"),
         Check(NAME_IN_USE, PRESENT, ("UPDATE-06", "AMB-07"), "another custom key store already has this name",
               F("name_taken")),
         Check(CLUSTER_NOT_FOUND, PRESENT, ("UPDATE-08",), "the new cluster ID names no cluster",
@@ -328,8 +333,8 @@ CREATE = Operation(
     "CreateCustomKeyStore", "new_store", "call",
     checks=(
         Check(VALIDATION_ERROR, states(ABSENT), ("CREATE-01", "AMB-18"),
-              "a CloudHSM key store needs CloudHsmClusterId, TrustAnchorCertificate and KeyStorePassword "
-              "(external key stores are outside ckspec's model)", ~F("cloudhsm_request"), rank=VALIDATION),
+              "a CloudHSM key store needs CloudHsmClusterId, TrustAnchorCertificate and KeyStorePassword, and "
+              "takes no XksProxy parameters", ~F("cloudhsm_request"), rank=VALIDATION),
         Check(LIMIT_EXCEEDED, states(ABSENT), ("CREATE-09", "Q-01", "Q-02", "AMB-24"),
               "the account already has as many custom key stores as its quota", F("quota_reached") & _FRESH),
         Check(NAME_IN_USE, states(ABSENT), ("CREATE-03", "AMB-16"), "another custom key store already has this name",
@@ -369,7 +374,8 @@ DESCRIBE = Operation(
         internal_fault(on=EVERY),
     ),
     branches=(
-        Branch("list", EVERY, ("DESC-01", "DESC-04", "DESC-05", "DESC-06", "CS-01", "CS-07", "AMB-11", "T-02"),
+        Branch("list", EVERY, ("DESC-01", "DESC-04", "DESC-05", "DESC-06", "CS-01", "CS-07", "AMB-11", "T-02",
+                               "AMB-38"),
                response="describe_page"),
     ),
 )

@@ -2,7 +2,8 @@
 
 A :class:`World` holds CloudHSM clusters (with HSMs, subnets, the security-group rule, the
 certificate lineage, the trust anchor and the kmsuser crypto user), cluster backups, KMS
-custom key stores, and the KMS keys that live in them. Every class is an attrs frozen
+custom key stores (CloudHSM key stores and, as their neighbours, external ones), and the KMS
+keys that live in CloudHSM key stores. Every class is an attrs frozen
 class; transitions build new worlds and never mutate one.
 
 Identifiers are small integers (serial numbers handed out in creation order) and are
@@ -110,11 +111,25 @@ class Backup:
 
 
 @attrs.frozen(cache_hash=True)
+class XksProxy:
+    """How KMS reaches an external key store's proxy (XKS-01, XKS-04). The credential's secret
+    (RawSecretAccessKey) is never kept: no answer shows it, so the model has no use for it."""
+
+    connectivity: str
+    uri_endpoint: str
+    uri_path: str
+    access_key_id: str = attrs.field(repr=False)
+    vpc_endpoint_service_name: str | None = None
+    vpc_endpoint_service_owner: str | None = None
+
+
+@attrs.frozen(cache_hash=True)
 class KeyStore:
     store_id: int
     name: str
-    cluster_id: int
-    trust_anchor: str
+    #: None for an external key store (XKS-04)
+    cluster_id: int | None
+    trust_anchor: str | None
     #: the kmsuser password KMS holds (KU-04); never returned by Describe (DESC-05)
     password: Password = attrs.field(repr=False)
     state: ConnectionState = ConnectionState.DISCONNECTED
@@ -125,6 +140,13 @@ class KeyStore:
     #: eventually consistent (T-02); set by a call that changed the state, cleared when the
     #: next internal event changes it or when reads catch up
     lag: tuple[ConnectionState, str | None] | None = attrs.field(default=None, eq=False, repr=False)
+    #: CustomKeyStoreType: AWS_CLOUDHSM, or EXTERNAL_KEY_STORE with its proxy settings in ``xks``
+    store_type: str = "AWS_CLOUDHSM"
+    xks: XksProxy | None = None
+
+    @property
+    def external(self) -> bool:
+        return self.store_type == "EXTERNAL_KEY_STORE"
 
     @property
     def network_plumbing(self) -> bool:

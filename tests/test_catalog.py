@@ -8,15 +8,18 @@ from pathlib import Path
 from ckspec.model import catalog
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "aws-cks-rules.md"
+#: rules ckspec catalogued after the shared specification was written (issue 11: external key stores
+#: as neighbours, XKS-01..06; DescribeCustomKeyStores output of before external key stores, AMB-38)
+ADDED = frozenset({"XKS-01", "XKS-02", "XKS-03", "XKS-04", "XKS-05", "XKS-06", "AMB-38"})
 
 
 def test_catalog_has_every_rule_once():
-    """The catalog holds the 160 rules and 37 ambiguities, each once, with a statement and sources."""
+    """The catalog holds the 166 rules and 38 ambiguities, each once, with a statement and sources."""
     rules = catalog.rules()
     ids = [r.id for r in rules]
-    assert len(ids) == len(set(ids)) == 197
-    assert sum(r.kind == "rule" for r in rules) == 160
-    assert sum(r.kind == "ambiguity" for r in rules) == 37
+    assert len(ids) == len(set(ids)) == 204
+    assert sum(r.kind == "rule" for r in rules) == 166
+    assert sum(r.kind == "ambiguity" for r in rules) == 38
     for r in rules:
         assert r.statement and "\n" not in r.statement
         assert r.sources
@@ -25,11 +28,12 @@ def test_catalog_has_every_rule_once():
 
 
 def test_catalog_matches_the_shared_specification_when_present():
-    """The IDs are exactly the specification's, when the shared specification is beside the repository."""
+    """The IDs are exactly the specification's and ckspec's later additions, when the shared
+    specification is beside the repository."""
     if not SPEC.exists():
         return
     spec_ids = set(re.findall(r"^- \*\*([A-Z]+-\d+)", SPEC.read_text(encoding="utf-8"), re.M))
-    assert spec_ids == catalog.rule_ids()
+    assert spec_ids == catalog.rule_ids() - ADDED
 
 
 def test_code_cites_only_catalogued_rules():
@@ -40,7 +44,7 @@ def test_code_cites_only_catalogued_rules():
 
 
 def test_every_rule_is_classified_and_most_are_encoded():
-    """At least 90% of the 160 documented rules are encoded; none is unclassified; every ambiguity but the
+    """At least 90% of the 166 documented rules are encoded; none is unclassified; every ambiguity but the
     out-of-scope AMB-29 is encoded."""
     s = catalog.summary()
     assert s["unclassified"] == 0

@@ -32,15 +32,23 @@ def _edit_entries(response: Response, edit) -> Response:
     return Response.success({**response.body, "CustomKeyStores": entries})
 
 
-class OmitsTypeOnceConnected(ReferenceTarget):
-    """DESC-05 broken after an asynchronous change: a CONNECTED store's entry lacks CustomKeyStoreType."""
+class OmitsOnceConnected(ReferenceTarget):
+    """DESC-05 broken after an asynchronous change: a CONNECTED store's entry lacks ``member``."""
+
+    member = "CloudHsmClusterId"
 
     def perform(self, world, call):
         world, response = super().perform(world, call)
         if call.operation == "DescribeCustomKeyStores" and response.ok:
             response = _edit_entries(response, lambda e: {k: v for k, v in e.items() if not (
-                k == "CustomKeyStoreType" and e["ConnectionState"] == "CONNECTED")})
+                k == self.member and e["ConnectionState"] == "CONNECTED")})
         return world, response
+
+
+class OmitsTypeOnceConnected(OmitsOnceConnected):
+    """The older DescribeCustomKeyStores shape (AMB-38): no CustomKeyStoreType once CONNECTED."""
+
+    member = "CustomKeyStoreType"
 
 
 class AnchorWithNewline(ReferenceTarget):
@@ -81,17 +89,27 @@ def test_every_differing_member_is_listed_not_only_the_first():
 
 
 def test_a_member_missing_after_an_asynchronous_change_is_the_difference_shown():
-    """Once the store connects, its entry lacks CustomKeyStoreType: the closest world is the
-    connected one, the detail names CustomKeyStoreType (not a ConnectionState of another
+    """Once the store connects, its entry lacks CloudHsmClusterId: the closest world is the
+    connected one, the detail names CloudHsmClusterId (not a ConnectionState of another
     candidate world), and DESC-05 is blamed; the connection's own rules are context."""
-    s, store = _session(OmitsTypeOnceConnected(0))
+    s, store = _session(OmitsOnceConnected(0))
     s.call("ConnectCustomKeyStore", CustomKeyStoreId=store)
     with pytest.raises(Nonconformance) as caught:
         s.settle()
     failure = caught.value.failure
     assert failure.rules[0] == "DESC-05", failure.message
-    assert failure.detail == "CustomKeyStores[0].CustomKeyStoreType: missing (expected 'AWS_CLOUDHSM')"
+    assert failure.detail.startswith("CustomKeyStores[0].CloudHsmClusterId: missing (expected 'cluster-")
     assert "TR-02" in failure.context and "TR-02" not in failure.contradicted
+
+
+def test_a_live_target_of_the_older_describe_shape_conforms():
+    """AMB-38: the checker takes an entry without CustomKeyStoreType (AWS's shape before external key
+    stores) as an AWS_CLOUDHSM entry, as trace check does."""
+    s, store = _session(OmitsTypeOnceConnected(0))
+    s.call("ConnectCustomKeyStore", CustomKeyStoreId=store)
+    s.settle()  # raises Nonconformance if no world explains the answers
+    s.call("DescribeCustomKeyStores", CustomKeyStoreId=store)
+    assert s.world.stores[0].state.value == "CONNECTED"
 
 
 def test_trust_anchors_that_differ_by_a_trailing_newline_do_not_print_alike():

@@ -13,7 +13,7 @@ import pytest
 from ckspec.conformance import CheckOptions, check
 from ckspec.conformance import generator as g
 from ckspec.conformance.boundaries import forbidden_key_parameters, integer_boundaries, length_boundaries
-from ckspec.conformance.coverage import UNEXERCISABLE
+from ckspec.conformance.coverage import EXTERNAL_ONLY, UNEXERCISABLE
 from ckspec.conformance.reference import ReferenceTarget
 from ckspec.conformance.session import Session
 from ckspec.conformance.steps import CallStep, Password, from_json, to_json
@@ -129,11 +129,24 @@ def test_a_default_run_exercises_every_encoded_rule_but_the_documented_exception
     assert all(reason for reason in UNEXERCISABLE.values())
 
 
+def test_the_external_only_exceptions_are_cited_by_no_row_of_the_table():
+    """XKS-01..06, RAND-04: only model/external.py's rows cite them, which no generated program reaches."""
+    from ckspec.model.external import XKS_CREATE, XKS_OPERATIONS
+
+    cited = {r for op in OPERATIONS.values() for row in op.rows for r in row.rules}
+    external = {r for op in (XKS_CREATE, *XKS_OPERATIONS.values()) for row in op.rows for r in row.rules}
+    assert not set(EXTERNAL_ONLY) & cited
+    # XKS-04 is cited by the entry builder (external.entry), XKS-06 by OutsideModel: neither by a row
+    assert set(EXTERNAL_ONLY) - {"XKS-04", "XKS-06"} <= external
+
+
 def test_the_documented_exceptions_are_cited_only_by_checks_the_permissive_profile_never_makes():
-    """AMB-14, AMB-35: every table row citing them is guarded by rename_allowed_connected being false."""
-    for rule in UNEXERCISABLE:
+    """AMB-14, AMB-35: every table row citing them is about rename_allowed_connected: the legacy profile's
+    refusal, or (AMB-14) the permissive alternative the reference target never gives."""
+    for rule in set(UNEXERCISABLE) - set(EXTERNAL_ONLY):
         rows = [row for op in OPERATIONS.values() for row in op.rows if rule in row.rules]
         assert rows and all("rename_allowed_connected" in repr(row.when) for row in rows), rule
+        assert all(row.alt == rule or "Not(Fact('rename_allowed_connected'))" in repr(row.when) for row in rows), rule
 
 
 class FoldsCase(ReferenceTarget):

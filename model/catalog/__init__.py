@@ -16,7 +16,7 @@ from pathlib import Path
 
 import attrs
 
-RULE_ID = re.compile(r"\b(?:CS|TR|CONNECT|CEC|DISC|KU|CREATE|UPDATE|DELETE|DESC|KEY|KS|CRYPTO|DK|RAND|CL|NET|Q|T|ERR|AMB)-\d{2}\b")
+RULE_ID = re.compile(r"\b(?:CS|TR|CONNECT|CEC|DISC|KU|CREATE|UPDATE|DELETE|DESC|KEY|KS|CRYPTO|DK|RAND|CL|NET|Q|T|ERR|XKS|AMB)-\d{2}\b")
 
 _HERE = Path(__file__).resolve().parent
 MODEL_DIR = _HERE.parent
