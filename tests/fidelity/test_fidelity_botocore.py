@@ -88,7 +88,6 @@ def test_generate_random_in_an_unknown_store(aws):
 
 @evidence("botocore", MODEL + " (GenerateRandom CustomKeyStoreId)",
           "external key stores do not support GenerateRandom: UnsupportedOperationException")
-@disagrees("issue 11 §2: external key stores cannot be created, so RAND-04 cannot be observed")
 def test_generate_random_in_an_external_key_store(aws):
     xks = aws.kms.create_custom_key_store(
         CustomKeyStoreName="xks", CustomKeyStoreType="EXTERNAL_KEY_STORE", XksProxyConnectivity="PUBLIC_ENDPOINT",
@@ -156,7 +155,6 @@ def test_the_eleventh_store_is_refused(aws):
 
 @evidence("botocore", MODEL + " (CreateCustomKeyStore errors: LimitExceededException)",
           "the quota counts every custom key store, external key stores included")
-@disagrees("issue 11 §2: external key stores are not counted in the shared quota (they cannot be created)")
 def test_external_key_stores_count_in_the_quota(aws):
     for n in range(9):
         aws.store(f"store-{n}")

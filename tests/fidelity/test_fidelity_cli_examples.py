@@ -28,7 +28,6 @@ def test_create_cloudhsm_store_returns_only_its_id(aws):
 @evidence("aws-cli", CLI + "create-custom-key-store.rst (example 2)",
           "an external key store with public endpoint connectivity is created by the same operation "
           "(CustomKeyStoreType EXTERNAL_KEY_STORE, proxy URI endpoint and path, authentication credential)")
-@disagrees("issue 11 §2: CreateCustomKeyStore with CustomKeyStoreType=EXTERNAL_KEY_STORE is refused")
 def test_create_external_key_store_with_public_endpoint(aws):
     answer = aws.kms.create_custom_key_store(
         CustomKeyStoreName="ExamplePublicEndpointXKS", CustomKeyStoreType="EXTERNAL_KEY_STORE",
@@ -46,7 +45,6 @@ def test_create_external_key_store_with_public_endpoint(aws):
 
 @evidence("aws-cli", CLI + "create-custom-key-store.rst (example 3)",
           "an external key store with VPC endpoint service connectivity names its endpoint service")
-@disagrees("issue 11 §2: external key stores cannot be created")
 def test_create_external_key_store_with_vpc_endpoint_service(aws):
     answer = aws.kms.create_custom_key_store(
         CustomKeyStoreName="ExampleVPCEndpointXKS", CustomKeyStoreType="EXTERNAL_KEY_STORE",
@@ -235,7 +233,6 @@ def test_generate_random_in_a_connected_cloudhsm_store(aws):
 
 @evidence("aws-cli", CLI + "generate-random.rst",
           "a random byte string: two calls do not return the same (all-zero) bytes")
-@disagrees("issue 11 §5: GenerateRandom returns all-zero bytes")
 def test_generate_random_is_random(aws):
     first = aws.kms.generate_random(NumberOfBytes=32)["Plaintext"]
     second = aws.kms.generate_random(NumberOfBytes=32)["Plaintext"]

@@ -67,7 +67,6 @@ def test_sample_disconnect_loop_ends_disconnected(aws):
 @evidence("aws-sample", SAMPLE + " (rLambdaDeleteKeyStore)",
           "before deleting the store the sample lists the account's keys with the ListKeys paginator (MaxItems 40) "
           "and describes each, skipping the deletion if one belongs to the store")
-@disagrees("issue 11 §5: ListKeys answers 501 in serve")
 def test_sample_lists_keys_before_deleting(aws):
     store, _ = aws.connected("cloudhsm")
     key = aws.key(store)
@@ -224,7 +223,6 @@ def test_terraform_creates_a_key_in_the_store(aws):
 @evidence("iac", TF_KEY + " (findKeyInfo)",
           "reading the key: DescribeKey, GetKeyPolicy with the policy name 'default', ListResourceTags (rotation status "
           "is read only for Origin AWS_KMS)")
-@disagrees("issue 11 §5: GetKeyPolicy and ListResourceTags answer 501 in serve")
 def test_terraform_reads_the_key(aws):
     store, _ = aws.connected()
     key = aws.kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store,
@@ -237,7 +235,6 @@ def test_terraform_reads_the_key(aws):
 @evidence("iac", TF_KEY + " (resourceKeyDelete)",
           "deleting the key twice: the second ScheduleKeyDeletion fails with KMSInvalidStateException and the provider "
           "recognises it by the words 'is pending deletion' in AWS's message")
-@disagrees("issue 11 §4: serve's message says 'DK-02: the key is already pending deletion'")
 def test_terraform_recognises_a_key_already_pending_deletion(aws):
     store, _ = aws.connected()
     key = aws.key(store)

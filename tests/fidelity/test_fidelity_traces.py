@@ -13,8 +13,8 @@ from fidelity.support import disagrees, evidence, trace_verdict
 
 CLI = "aws/aws-cli awscli/examples/kms/"
 FIX = "awsdocs/aws-kms-developer-guide doc_source/fix-keystore.md"
-OLD_SHAPE = "issue 11 §2: an entry published before external key stores existed lacks CustomKeyStoreType"
-XKS = "issue 11 §2: an external key store described by ID or name is judged impossible"
+OLD_SHAPE = None  # issue 11 §2 fixed it: an entry published before external key stores lacks CustomKeyStoreType (AMB-38)
+XKS = None  # issue 11 §2 fixed it: external key stores are described by ID and by name
 
 #: (trace, kind, source, what it shows, disagreement or None)
 SDK = "boto/botocore botocore/data/kms/2014-11-01/examples-1.json"
@@ -24,7 +24,7 @@ CONFORMING = [
     ("sdk-lifecycle-examples", "aws-sdk", SDK + " (Create, Connect, Disconnect, Update, Delete examples)",
      "the SDK examples in order: create with the doc's cluster ID, connect, disconnect, tell the password, rename, "
      "delete, each answering as shown",
-     "issue 11 §2: the doc's cluster ID cluster-1a23b4cdefg is outside botocore's pattern and fails the check"),
+     None),
     ("cli-describe-2020", "aws-cli", CLI + "describe-custom-key-stores.rst (2020 revision)",
      "a CONNECTED CloudHSM store as the CLI example showed it (no CustomKeyStoreType, the field came later)", OLD_SHAPE),
     ("cli-describe-cloudhsm-2022", "aws-cli", CLI + "describe-custom-key-stores.rst (example 1, current)",
@@ -44,12 +44,12 @@ CONFORMING = [
     ("cli-create-with-doc-ids", "aws-cli", CLI + "create-custom-key-store.rst (example 1)",
      "the example's cluster ID cluster-1a23b4cdefg breaks botocore's CloudHsmClusterIdType pattern, yet AWS shows it "
      "accepted: a note, not a failure (AMB-18)",
-     "issue 11 §2: identifiers outside the documented pattern fail the check instead of being noted"),
+     None),
     ("sample-connected-store-not-editable", "aws-sample",
      "aws-samples/aws-cloudhsm-cloudformation-template CLOUDHSM-KEY-STORE.md (Inspect the created resources)",
      "a connected CloudHSM key store cannot be edited: a rename refused with CustomKeyStoreInvalidStateException "
      "(AMB-14: the API reference allows it)",
-     "issue 11 §1: the permissive profile holds only the rename, not the documented refusal (AMB-14)"),
+     None),
     ("guide-error-code-after-disconnect", "guide", FIX + " (How to fix invalid kmsuser credentials, steps 1-2)",
      "the repair procedure disconnects first, then reads ConnectionErrorCode from DescribeCustomKeyStores (AMB-11)",
      "model: CS-07 shows ConnectionErrorCode only while FAILED; the guide's repair reads it after Disconnect (AMB-11 "

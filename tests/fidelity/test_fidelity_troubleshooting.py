@@ -287,7 +287,6 @@ def test_blocked_network_fails_crypto_with_invalid_state(aws):
 
 @evidence("guide", FIX + " (How to respond to a cryptographic operation failure)",
           "the guide quotes the message: KMS cannot communicate with your CloudHSM cluster")
-@disagrees("issue 11 §4: serve's message starts with a rule ID and words it differently")
 def test_blocked_network_message_is_aws_wording(aws):
     store, cluster = aws.connected()
     key = aws.key(store)
