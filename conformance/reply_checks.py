@@ -128,8 +128,6 @@ def _entry_problem(entry: Any) -> tuple[tuple[str, ...], str] | None:
     store = entry.get("CustomKeyStoreId", "a store")
     if "ConnectionErrorCode" in model and code is None:
         return ("CS-07", "CS-06", "TR-03"), f"{store} is FAILED but its entry has no ConnectionErrorCode"
-    if state is ConnectionState.DISCONNECTED and code in ATTEMPT_CODES:
-        return None  # AMB-11: right after disconnecting a FAILED store; the worlds judge when
     if "ConnectionErrorCode" not in model and code is not None:
         return ("CS-07", "TR-06", "AMB-11"), (f"{store} is {state.value} but its entry carries ConnectionErrorCode "
                                                f"{code} (only a FAILED store has one)")

@@ -102,25 +102,7 @@ def describe_page(world: World, ctx: Context, info: dict[str, Any]) -> tuple[Bod
     for page, body in pages:
         for lagging in (s for s in page if s.lag is not None):
             bodies.append({**body, "CustomKeyStores": [store_entry(s, lagged=s is lagging) for s in page]})
-            if _failure_kept(lagging):
-                bodies.append({**body, "CustomKeyStores": [_with_kept_code(s) if s is lagging else store_entry(s)
-                                                           for s in page]})
     return tuple(bodies)
-
-
-def _failure_kept(store: KeyStore) -> bool:
-    """AMB-11: the store was FAILED with a code until the Disconnect just made."""
-    return (store.state is ConnectionState.DISCONNECTED and store.lag is not None
-            and store.lag[0] is ConnectionState.FAILED and store.lag[1] is not None)
-
-
-def _with_kept_code(store: KeyStore) -> Body:
-    """AMB-11: the guide's repair procedures read ConnectionErrorCode after disconnecting a
-    FAILED store, where the API shows it only in FAILED (CS-07); right after that Disconnect,
-    the DISCONNECTED entry may still carry the failure's code (never in the reference profile,
-    which takes the first, current, body)."""
-    assert store.lag is not None
-    return {**store_entry(store), "ConnectionErrorCode": store.lag[1]}
 
 
 #: KS-02, KS-03, AMB-12: the key state KMS shows, as ordered rows (the subject key's own states,

@@ -52,7 +52,8 @@ CONFORMING = [
      None),
     ("guide-error-code-after-disconnect", "guide", FIX + " (How to fix invalid kmsuser credentials, steps 1-2)",
      "the repair procedure disconnects first, then reads ConnectionErrorCode from DescribeCustomKeyStores (AMB-11)",
-     None),  # AMB-11: right after that Disconnect the entry may still carry the code (model/responses.py)
+     "model: CS-07 shows ConnectionErrorCode only while FAILED; the guide's repair reads it after Disconnect (AMB-11 "
+     "records the conflict, but the observer allows only the API reference's reading)"),
     ("sample-issue-12-user-not-found", "aws-sample", "https://github.com/aws-samples/aws-cloudhsm-cloudformation-template"
      "/issues/12", "the sample's calls as the failed stack made them: existence check, create, connect, CONNECTING, "
      "then FAILED with USER_NOT_FOUND for as long as it polled", None),
