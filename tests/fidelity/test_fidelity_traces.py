@@ -52,8 +52,9 @@ CONFORMING = [
      None),
     ("guide-error-code-after-disconnect", "guide", FIX + " (How to fix invalid kmsuser credentials, steps 1-2)",
      "the repair procedure disconnects first, then reads ConnectionErrorCode from DescribeCustomKeyStores (AMB-11)",
-     "model: CS-07 shows ConnectionErrorCode only while FAILED; the guide's repair reads it after Disconnect (AMB-11 "
-     "records the conflict, but the observer allows only the API reference's reading)"),
+     "model: CS-07 shows ConnectionErrorCode only while FAILED; the guide's repair reads it after Disconnect (AMB-11). "
+     "Allowing it 'right after the Disconnect' needs a bound on how long reads lag (AMB-30): a recorded trace never "
+     "shows the reads catching up, so the allowance would hide a stale code for ever (the TR-06 seeded bug)"),
     ("sample-issue-12-user-not-found", "aws-sample", "https://github.com/aws-samples/aws-cloudhsm-cloudformation-template"
      "/issues/12", "the sample's calls as the failed stack made them: existence check, create, connect, CONNECTING, "
      "then FAILED with USER_NOT_FOUND for as long as it polled", None),
