@@ -11,23 +11,18 @@ draw identifiers from the same seed, so even the IDs coincide.
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import urllib.request
 from typing import Any
 
-import boto3
 import pytest
 from botocore import xform_name
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from ckspec.conformance.reference import ReferenceTarget
 from ckspec.emulator import EmulatorServer, ServeOptions
 from ckspec.model.transitions import CALLS
+from serve_accounts import client, control  # botocore's own checks off: the script sends bad requests
 
 PASSWORD = "Kmsuser0pw"
 OPTIONS = ServeOptions(clock="manual", connect_delay=2.0, lag=0.5, seed=7)
-#: botocore rejects some of the script's deliberately bad requests before sending them
-NO_CLIENT_CHECKS = Config(retries={"max_attempts": 1}, parameter_validation=False)
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +30,6 @@ def server():
     with EmulatorServer(OPTIONS, idle_timeout=120) as running:
         yield running
 
-
-def client(server: EmulatorServer, service: str, region: str = "us-east-1") -> Any:
-    return boto3.client(service, endpoint_url=server.url, region_name=region, aws_access_key_id="test",
-                        aws_secret_access_key="test", config=NO_CLIENT_CHECKS)
-
-
-def control(server: EmulatorServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(f"{server.url}/_ckspec{path}", data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
 
 
 #: what serve makes real and the reference target keeps deterministic: dates, ciphertexts, random bytes
