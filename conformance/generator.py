@@ -479,6 +479,13 @@ def _arguments(event: str, world: World) -> list[tuple[Any, ...]]:
         return [(ids.backup_id(b.backup_id),) for b in world.backups] if len(clusters) < 13 else []
     if event in ("create_kmsuser", "change_kmsuser_password"):
         return [(cid(c.cluster_id), Password(p)) for c in clusters for p in (0, 1, 2)]
+    if event in ("create_kmsuser_missing_hsm", "change_kmsuser_password_misses_hsm"):  # KU-11, KU-12
+        return [(cid(c.cluster_id), ids.hsm_id(h.hsm_id), Password(p)) for c in clusters for h in c.hsms
+                for p in (0, 1, 2)]
+    if event == "create_hsm_from_older_backup":  # KU-12
+        return [(cid(c.cluster_id), z) for c in clusters for z in AVAILABILITY_ZONES[:2]]
+    if event == "sync_kmsuser":  # KU-13
+        return [(cid(c.cluster_id), ids.hsm_id(h.hsm_id)) for c in clusters for h in c.hsms if h.own_kmsuser is not None]
     if event == "delete_key_material":
         return [(cid(c.cluster_id), ids.key_id(k)) for c in clusters for k in sorted(c.key_material)]
     if event in ("network_fault_begins", "network_fault_ends", "internal_fault_begins", "internal_fault_ends"):
@@ -578,6 +585,8 @@ RULES: tuple[Rule, ...] = (
     Rule("kmsuser", *_environment("kmsuser_logs_in", "kmsuser_logs_out", "change_kmsuser_password",
                                  "kmsuser_locked_out", "kmsuser_enables_2fa", "delete_kmsuser", "create_kmsuser",
                                  "delete_key_material")),
+    Rule("kmsuser_per_hsm", *_environment("create_kmsuser_missing_hsm", "create_hsm_from_older_backup",
+                                         "change_kmsuser_password_misses_hsm", "sync_kmsuser")),
     Rule("network", *_environment("delete_subnet", "exhaust_subnet", "free_subnet", "break_security_group",
                                  "repair_security_group", "sessions_exhausted", "sessions_freed",
                                  "network_fault_begins", "network_fault_ends", "internal_fault_begins",

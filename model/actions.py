@@ -16,7 +16,8 @@ from .world import World
 #: Request members whose values are secrets or payloads: never printed.
 SECRET_MEMBERS = frozenset({"KeyStorePassword", "Plaintext"})
 #: Environment events that take a kmsuser password (a test checks this against their signatures).
-SECRET_EVENTS = frozenset({"create_kmsuser", "change_kmsuser_password"})
+SECRET_EVENTS = frozenset({"create_kmsuser", "change_kmsuser_password", "create_kmsuser_missing_hsm",
+                           "change_kmsuser_password_misses_hsm"})
 
 
 def redacted(params: Mapping[str, Any]) -> dict[str, Any]:
