@@ -330,13 +330,13 @@ def create_hsm_from_older_backup(world: World, cluster_id: int, zone: str) -> Wo
 @event(("KU-11", "KU-12", "KU-05", "CEC-05", "CEC-08", "AMB-27"), _cluster_hsm_passwords, fault=True)
 def change_kmsuser_password_misses_hsm(world: World, cluster_id: int, hsm_id: int, password: str) -> World | None:
     """A crypto officer sets kmsuser's password, and the change fails on one HSM: that HSM keeps
-    kmsuser as it was (its old password, locked out if it was, KU-12)."""
+    kmsuser as it was (its old password, locked out or logged in if it was, KU-12)."""
     found = _user(world, cluster_id)
     if found is None or world.kms_holds_kmsuser(cluster_id) or not password.isalnum():
         return None
     c, u = found
     hsm = c.hsm(hsm_id)
-    if len(c.hsms) < 2 or hsm is None or hsm.own_kmsuser is not None or u.logged_in or u.password == password:
+    if len(c.hsms) < 2 or hsm is None or hsm.own_kmsuser is not None or u.password == password:
         return None
     changed = attrs.evolve(u, password=password, locked_out=False, failed_login=False)
     return world.with_cluster(attrs.evolve(c, kmsuser=changed).with_own_copy(hsm_id, u))
