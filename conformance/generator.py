@@ -584,9 +584,10 @@ RULES: tuple[Rule, ...] = (
                                   "backup_cluster", "restore_backup")),
     Rule("kmsuser", *_environment("kmsuser_logs_in", "kmsuser_logs_out", "change_kmsuser_password",
                                  "kmsuser_locked_out", "kmsuser_enables_2fa", "delete_kmsuser", "create_kmsuser",
-                                 "delete_key_material")),
-    Rule("kmsuser_per_hsm", *_environment("create_kmsuser_missing_hsm", "create_hsm_from_older_backup",
-                                         "change_kmsuser_password_misses_hsm", "sync_kmsuser")),
+                                 "delete_key_material",
+                                 # KU-11 to KU-13: kmsuser on each HSM
+                                 "create_kmsuser_missing_hsm", "create_hsm_from_older_backup",
+                                 "change_kmsuser_password_misses_hsm", "sync_kmsuser")),
     Rule("network", *_environment("delete_subnet", "exhaust_subnet", "free_subnet", "break_security_group",
                                  "repair_security_group", "sessions_exhausted", "sessions_freed",
                                  "network_fault_begins", "network_fault_ends", "internal_fault_begins",
