@@ -97,7 +97,8 @@ def canonical(world: World) -> World:
     nobody can observe."""
     if not world.secrets:
         return world
-    users = [c.kmsuser for c in world.clusters] + [b.kmsuser for b in world.backups]
+    users = [c.kmsuser for c in world.clusters] + [b.kmsuser for b in world.backups] + [
+        h.own_kmsuser.user for c in world.clusters for h in c.hsms if h.own_kmsuser is not None]
     order: dict[Secret, Secret] = {}
     for password in [u.password for u in users if u is not None] + [s.password for s in world.stores]:
         if isinstance(password, Secret) and password not in order:
@@ -112,10 +113,17 @@ def canonical(world: World) -> World:
 
     return attrs.evolve(
         world,
-        clusters=tuple(c if c.kmsuser is None else attrs.evolve(c, kmsuser=renumber(c.kmsuser))
-                       for c in world.clusters),
+        clusters=tuple(c if c.kmsuser is None else _renumber_cluster(c, renumber) for c in world.clusters),
         backups=tuple(b if b.kmsuser is None else attrs.evolve(b, kmsuser=renumber(b.kmsuser)) for b in world.backups),
         stores=tuple(renumber(s) for s in world.stores), secrets=len(order))
+
+
+def _renumber_cluster(cluster: Any, renumber: Any) -> Any:
+    """The cluster's kmsuser and each HSM's own copy of it (KU-12), renumbered."""
+    hsms = tuple(h if h.own_kmsuser is None or h.own_kmsuser.user is None
+                 else attrs.evolve(h, own_kmsuser=attrs.evolve(h.own_kmsuser, user=renumber(h.own_kmsuser.user)))
+                 for h in cluster.hsms)
+    return attrs.evolve(cluster, kmsuser=renumber(cluster.kmsuser), hsms=hsms)
 
 
 def world_key(world: World) -> tuple[Any, ...]:
@@ -369,7 +377,7 @@ def created_identifier(before: World, after: World, event: Environment) -> str |
     """The model's identifier for what an environment event created, to bind the target's to."""
     if event.event in ("create_cluster", "restore_backup") and after.serial != before.serial:
         return ids.cluster_id(after.serial)
-    if event.event == "create_hsm" and after.serial != before.serial:
+    if event.event in ("create_hsm", "create_hsm_from_older_backup") and after.serial != before.serial:
         return ids.hsm_id(after.serial)
     if event.event == "backup_cluster" and after.serial != before.serial:
         return ids.backup_id(after.serial)

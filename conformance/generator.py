@@ -448,19 +448,31 @@ def trouble(data, world, memory, session) -> tuple[Step, ...]:
     return (call("ConnectCustomKeyStore", CustomKeyStoreId=sid), *gone, SettleStep())
 
 
-def _environment(*events: str) -> tuple[Callable[..., Step], frozenset[str], frozenset[str]]:
+def _environment(*events: str, grouped: tuple[str, ...] = ()) -> tuple[Callable[..., Step], frozenset[str],
+                                                                     frozenset[str]]:
+    """A rule drawing one of ``events`` (and its arguments); the ``grouped`` events count as one
+    choice among the others, so adding them leaves the others' odds nearly as they were."""
     def draw(data, world, memory, session) -> Step:
         used = {s.cluster_id for s in world.stores}
         clusters = [c for c in world.clusters if c.cluster_id in used] * 3 + list(world.clusters)
         focus = pick(data, clusters).cluster_id if clusters else None
-        options = [(e, a) for e in events if e in session.capabilities.generated_environment and e not in session.unsupported
+        options = [(e, a) for e in (*events, *grouped)
+                   if e in session.capabilities.generated_environment and e not in session.unsupported
                    for a in _arguments(e, world) if not a or not isinstance(a[0], str)
                    or not a[0].startswith("cluster-") or ids.parse_cluster_id(a[0]) == focus]
         if not options:
             return WaitStep(1.0)
-        event = pick(data, sorted({e for e, _ in options}))
+        offered = {e for e, _ in options}
+        choices = sorted(offered - set(grouped)) + ([_GROUP] if offered & set(grouped) else [])
+        event = pick(data, choices)
+        if event == _GROUP:
+            event = pick(data, sorted(offered & set(grouped)))
         return EnvironmentStep(event, pick(data, [a for e, a in options if e == event]))
-    return draw, frozenset(), frozenset(events)
+    return draw, frozenset(), frozenset((*events, *grouped))
+
+
+#: the choice that stands for a rule's grouped events
+_GROUP = "~grouped"
 
 
 _cluster_id = functools.lru_cache(maxsize=4096)(ids.cluster_id)
@@ -479,6 +491,13 @@ def _arguments(event: str, world: World) -> list[tuple[Any, ...]]:
         return [(ids.backup_id(b.backup_id),) for b in world.backups] if len(clusters) < 13 else []
     if event in ("create_kmsuser", "change_kmsuser_password"):
         return [(cid(c.cluster_id), Password(p)) for c in clusters for p in (0, 1, 2)]
+    if event in ("create_kmsuser_missing_hsm", "change_kmsuser_password_misses_hsm"):  # KU-11, KU-12
+        return [(cid(c.cluster_id), ids.hsm_id(h.hsm_id), Password(p)) for c in clusters for h in c.hsms
+                for p in (0, 1, 2)]
+    if event == "create_hsm_from_older_backup":  # KU-12
+        return [(cid(c.cluster_id), z) for c in clusters for z in AVAILABILITY_ZONES[:2]]
+    if event == "sync_kmsuser":  # KU-13
+        return [(cid(c.cluster_id), ids.hsm_id(h.hsm_id)) for c in clusters for h in c.hsms if h.own_kmsuser is not None]
     if event == "delete_key_material":
         return [(cid(c.cluster_id), ids.key_id(k)) for c in clusters for k in sorted(c.key_material)]
     if event in ("network_fault_begins", "network_fault_ends", "internal_fault_begins", "internal_fault_ends"):
@@ -577,7 +596,10 @@ RULES: tuple[Rule, ...] = (
                                   "backup_cluster", "restore_backup")),
     Rule("kmsuser", *_environment("kmsuser_logs_in", "kmsuser_logs_out", "change_kmsuser_password",
                                  "kmsuser_locked_out", "kmsuser_enables_2fa", "delete_kmsuser", "create_kmsuser",
-                                 "delete_key_material")),
+                                 "delete_key_material",
+                                 # KU-11 to KU-13: kmsuser on each HSM, one choice among the others
+                                 grouped=("create_kmsuser_missing_hsm", "create_hsm_from_older_backup",
+                                          "change_kmsuser_password_misses_hsm", "sync_kmsuser"))),
     Rule("network", *_environment("delete_subnet", "exhaust_subnet", "free_subnet", "break_security_group",
                                  "repair_security_group", "sessions_exhausted", "sessions_freed",
                                  "network_fault_begins", "network_fault_ends", "internal_fault_begins",

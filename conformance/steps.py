@@ -29,6 +29,9 @@ ENVIRONMENT_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "break_security_group": ("cluster",), "repair_security_group": ("cluster",), "sessions_exhausted": ("cluster",),
     "sessions_freed": ("cluster",), "network_fault_begins": (), "network_fault_ends": (),
     "internal_fault_begins": (), "internal_fault_ends": (),
+    # KU-11 to KU-13: kmsuser on each HSM
+    "create_kmsuser_missing_hsm": ("cluster", "hsm", "password"), "create_hsm_from_older_backup": ("cluster", "zone"),
+    "change_kmsuser_password_misses_hsm": ("cluster", "hsm", "password"), "sync_kmsuser": ("cluster", "hsm"),
 }
 
 

@@ -44,6 +44,7 @@ from ckspec.model.world import (
     Key,
     KeyStore,
     KmsUser,
+    OwnCopy,
     Subnet,
 )
 
@@ -55,8 +56,8 @@ from .checker import canonical, world_key
 #: store, but it changes everything a later transition reads).
 ENVIRONMENT_FACTS = frozenset({
     "cluster_exists", "cluster_active", "hsm_ge1", "hsm_2az", "subnets_2az", "sg_intact", "subnets_exist",
-    "subnets_free", "kmsuser_exists", "kmsuser_logged_in", "kmsuser_locked", "kmsuser_failed_before", "kmsuser_2fa",
-    "password_matches", "network_ok", "sessions_free", "kms_ok", "material_present", "target_exists",
+    "subnets_free", "kmsuser_exists", "kmsuser_on_every_hsm", "kmsuser_logged_in", "kmsuser_locked",
+    "kmsuser_failed_before", "kmsuser_2fa", "password_matches", "network_ok", "sessions_free", "kms_ok", "material_present", "target_exists",
     "target_active", "target_config_ok", "target_related", "trust_anchor_matches",
     # Q-02, AMB-24: the account's quota is not something the trace shows
     "quota_reached",
@@ -267,6 +268,8 @@ def _cluster(serial: int, lineage: int, want: Mapping[str, bool], store: KeyStor
         user = KmsUser(store.password if fact("password_matches") else _OTHER_PASSWORD,
                        logged_in=fact("kmsuser_logged_in", False), locked_out=fact("kmsuser_locked", False),
                        failed_login=fact("kmsuser_failed_before", False), two_factor=fact("kmsuser_2fa", False))
+    if user is not None and hsms and not fact("kmsuser_on_every_hsm"):  # KU-12: one more HSM, without kmsuser
+        hsms = hsms[:1] + (Hsm(PHANTOM + 22, hsms[-1].availability_zone, own_kmsuser=OwnCopy(None)),)
     material = frozenset(k.key_id for k in world.keys_in(store.store_id)) if store is not None else frozenset()
     if key is not None and not fact("material_present"):
         material -= {key.key_id}

@@ -17,7 +17,8 @@ from .world import World
 #: XksProxyAuthenticationCredential holds the RawSecretAccessKey of an external key store (XKS-01).
 SECRET_MEMBERS = frozenset({"KeyStorePassword", "Plaintext", "XksProxyAuthenticationCredential"})
 #: Environment events that take a kmsuser password (a test checks this against their signatures).
-SECRET_EVENTS = frozenset({"create_kmsuser", "change_kmsuser_password"})
+SECRET_EVENTS = frozenset({"create_kmsuser", "change_kmsuser_password", "create_kmsuser_missing_hsm",
+                           "change_kmsuser_password_misses_hsm"})
 
 
 def redacted(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -55,30 +55,32 @@ def catch_up_reads(world: World, ctx: Context, info: Info) -> World:
 
 @effect
 def rotate_kmsuser_password(world: World, ctx: Context, info: Info) -> World:
-    """CONNECT-11, CONNECT-05: KMS sets kmsuser's password to a value only it knows."""
+    """CONNECT-11, CONNECT-05: KMS sets kmsuser's password to a value only it knows, on every HSM
+    it logged in to (all of them: the attempt succeeds only then, KU-14)."""
     store = _store(world, ctx)
     cluster = world.cluster(store.cluster_id)
     assert cluster is not None and cluster.kmsuser is not None
     world, secret = world.next_secret()
-    user = attrs.evolve(cluster.kmsuser, password=secret, failed_login=False)
-    world = world.with_cluster(attrs.evolve(cluster, kmsuser=user))
+    base = next((u for u in cluster.kmsuser_copies(ctx.profile.active_hsm_states) if u is not None), cluster.kmsuser)
+    user = attrs.evolve(base, password=secret, failed_login=False)
+    world = world.with_cluster(cluster.with_kmsuser_everywhere(user))
     return world.with_store(attrs.evolve(store, password=secret))
 
 
 @effect
 def lock_out_kmsuser(world: World, ctx: Context, info: Info) -> World:
-    """AMB-25, KU-07: KMS's wrong-password login reached the lockout threshold."""
+    """AMB-25, KU-07: KMS's wrong-password login reached the lockout threshold (on each HSM)."""
     cluster = world.cluster(_store(world, ctx).cluster_id)
     assert cluster is not None and cluster.kmsuser is not None
-    return world.with_cluster(attrs.evolve(cluster, kmsuser=attrs.evolve(cluster.kmsuser, locked_out=True)))
+    return world.with_cluster(cluster.map_kmsuser(lambda u: attrs.evolve(u, locked_out=True)))
 
 
 @effect
 def record_failed_login(world: World, ctx: Context, info: Info) -> World:
-    """AMB-25: a wrong-password login counts towards the lockout."""
+    """AMB-25: a wrong-password login counts towards the lockout (on each HSM KMS tried)."""
     cluster = world.cluster(_store(world, ctx).cluster_id)
     assert cluster is not None and cluster.kmsuser is not None
-    return world.with_cluster(attrs.evolve(cluster, kmsuser=attrs.evolve(cluster.kmsuser, failed_login=True)))
+    return world.with_cluster(cluster.map_kmsuser(lambda u: attrs.evolve(u, failed_login=True)))
 
 
 @effect
@@ -179,7 +181,7 @@ FACT_CHANGES: dict[str, dict[str, bool | None]] = {
     # a new password and/or a related cluster: every fact about the cluster may change
     "apply_update": {name: None for name in (
         "password_matches", "cluster_exists", "cluster_active", "hsm_ge1", "hsm_2az", "subnets_2az", "sg_intact",
-        "subnets_exist", "subnets_free", "kmsuser_exists", "kmsuser_logged_in", "kmsuser_locked",
+        "subnets_exist", "subnets_free", "kmsuser_exists", "kmsuser_on_every_hsm", "kmsuser_logged_in", "kmsuser_locked",
         "kmsuser_failed_before", "kmsuser_2fa", "sessions_free", "material_present")},
     "create_store": {},
     "delete_store": {},

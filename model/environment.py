@@ -19,7 +19,7 @@ import attrs
 from . import identifiers as ids
 from .aws_service import ClusterState, HsmState
 from .scope import Scope
-from .world import AVAILABILITY_ZONES, Backup, Cluster, Hsm, KmsUser, Subnet, World
+from .world import AVAILABILITY_ZONES, Backup, Cluster, Hsm, KmsUser, OwnCopy, Subnet, World
 
 
 @attrs.frozen
@@ -114,7 +114,21 @@ def _user(world: World, cluster_id: int) -> tuple[Cluster, KmsUser] | None:
 
 
 def _with_user(world: World, cluster: Cluster, **changes: Any) -> World:
-    return world.with_cluster(attrs.evolve(cluster, kmsuser=attrs.evolve(cluster.kmsuser, **changes)))
+    """A cluster-wide kmsuser change: it reaches the HSMs that hold the cluster's kmsuser; an HSM
+    with its own copy keeps it (KU-11, KU-12) until it is synchronised (KU-13)."""
+    user = attrs.evolve(cluster.kmsuser, **changes)
+    hsms = tuple(attrs.evolve(h, own_kmsuser=None) if h.own_kmsuser is not None and h.own_kmsuser.user == user
+                 else h for h in cluster.hsms)
+    return world.with_cluster(attrs.evolve(cluster, kmsuser=user, hsms=hsms))
+
+
+def _cluster_hsm_passwords(world: World, scope: Scope) -> Iterable[tuple[Any, ...]]:
+    return ((c.cluster_id, h.hsm_id, p) for c in world.clusters if len(c.hsms) >= 2 for h in c.hsms
+            for p in scope.passwords)
+
+
+def _hsms_with_own_copy(world: World, scope: Scope) -> Iterable[tuple[Any, ...]]:
+    return ((c.cluster_id, h.hsm_id) for c in world.clusters for h in c.hsms if h.own_kmsuser is not None)
 
 
 # --- clusters and HSMs -----------------------------------------------------------------------
@@ -132,7 +146,12 @@ def create_cluster(world: World, zones: int) -> World | None:
 
 @event(("CL-01", "CL-02", "CL-05"), _cluster_hsm_zones)
 def create_hsm(world: World, cluster_id: int, zone: str) -> World | None:
-    """Add an HSM in an AZ whose subnet exists; a restored cluster becomes ACTIVE with it (CL-05)."""
+    """Add an HSM in an AZ whose subnet exists; a restored cluster becomes ACTIVE with it (CL-05).
+    CloudHSM clones it from an existing HSM, users included (KU-12)."""
+    return _add_hsm(world, cluster_id, zone, None)
+
+
+def _add_hsm(world: World, cluster_id: int, zone: str, own: OwnCopy | None) -> World | None:
     c = world.cluster(cluster_id)
     subnet = c.subnet(zone) if c else None
     if c is None or subnet is None or not subnet.exists:
@@ -141,7 +160,8 @@ def create_hsm(world: World, cluster_id: int, zone: str) -> World | None:
     state = c.state
     if c.source_backup_id is not None and state is ClusterState.CREATE_IN_PROGRESS:
         state = ClusterState.ACTIVE  # CL-05: a restored cluster is not initialized again
-    return world.with_cluster(attrs.evolve(c, hsms=c.hsms + (Hsm(serial, zone, HsmState.ACTIVE),), state=state))
+    hsm = Hsm(serial, zone, HsmState.ACTIVE, own_kmsuser=own)
+    return world.with_cluster(attrs.evolve(c, hsms=c.hsms + (hsm,), state=state))
 
 
 @event(("CL-01", "CL-06"), _clusters)
@@ -227,7 +247,7 @@ def delete_kmsuser(world: World, cluster_id: int) -> World | None:
     if found is None or world.kms_holds_kmsuser(cluster_id):
         return None
     c, _ = found
-    return world.with_cluster(attrs.evolve(c, kmsuser=None))
+    return world.with_cluster(c.with_kmsuser_everywhere(None))
 
 
 @event(("KU-06", "KU-09", "CEC-09", "CONNECT-11"), _clusters, fault=True)
@@ -281,6 +301,56 @@ def kmsuser_enables_2fa(world: World, cluster_id: int) -> World | None:
     if found is None or found[1].two_factor or world.kms_holds_kmsuser(cluster_id):
         return None
     return _with_user(world, found[0], two_factor=True)
+
+
+# --- kmsuser on each HSM (KU-11 to KU-14) -------------------------------------------------------
+
+
+@event(("KU-11", "KU-12", "CEC-10"), _cluster_hsm_passwords, fault=True)
+def create_kmsuser_missing_hsm(world: World, cluster_id: int, hsm_id: int, password: str) -> World | None:
+    """A crypto officer creates kmsuser while one HSM is unavailable (or missing from the tool's
+    configuration): every other HSM gets it, that one does not (KU-11, KU-12)."""
+    c = world.cluster(cluster_id)
+    if c is None or c.state is not ClusterState.ACTIVE or c.kmsuser is not None or len(c.hsms) < 2 \
+            or c.hsm(hsm_id) is None:
+        return None
+    return world.with_cluster(attrs.evolve(c, kmsuser=KmsUser(password)).with_own_copy(hsm_id, None))
+
+
+@event(("KU-12", "CL-02", "CEC-10"), _cluster_hsm_zones, fault=True)
+def create_hsm_from_older_backup(world: World, cluster_id: int, zone: str) -> World | None:
+    """An HSM is added while kmsuser is being created: CloudHSM restores it from a backup of an
+    existing HSM taken before kmsuser was there, so the new HSM lacks kmsuser (KU-12)."""
+    c = world.cluster(cluster_id)
+    if c is None or c.kmsuser is None or not c.hsms:
+        return None
+    return _add_hsm(world, cluster_id, zone, OwnCopy(None))
+
+
+@event(("KU-11", "KU-12", "KU-05", "CEC-05", "CEC-08", "AMB-27"), _cluster_hsm_passwords, fault=True)
+def change_kmsuser_password_misses_hsm(world: World, cluster_id: int, hsm_id: int, password: str) -> World | None:
+    """A crypto officer sets kmsuser's password, and the change fails on one HSM: that HSM keeps
+    kmsuser as it was (its old password, locked out or logged in if it was, KU-12)."""
+    found = _user(world, cluster_id)
+    if found is None or world.kms_holds_kmsuser(cluster_id) or not password.isalnum():
+        return None
+    c, u = found
+    hsm = c.hsm(hsm_id)
+    if len(c.hsms) < 2 or hsm is None or hsm.own_kmsuser is not None or u.password == password:
+        return None
+    changed = attrs.evolve(u, password=password, locked_out=False, failed_login=False)
+    return world.with_cluster(attrs.evolve(c, kmsuser=changed).with_own_copy(hsm_id, u))
+
+
+@event(("KU-13", "CEC-10", "CEC-05", "CEC-08"), _hsms_with_own_copy, repair=True)
+def sync_kmsuser(world: World, cluster_id: int, hsm_id: int) -> World | None:
+    """A crypto officer synchronises kmsuser onto an HSM that missed a change (syncUser, or the
+    user operation run again): it holds the cluster's kmsuser again (KU-13)."""
+    c = world.cluster(cluster_id)
+    hsm = c.hsm(hsm_id) if c else None
+    if hsm is None or hsm.own_kmsuser is None:
+        return None
+    return world.with_cluster(c.with_own_copy(hsm_id, c.kmsuser))
 
 
 @event(("KU-10", "KS-10", "AMB-13", "CRYPTO-02"), _cluster_materials)
@@ -400,4 +470,5 @@ def faults(world: World) -> int:
         n += int(not c.security_group_intact) + int(c.sessions_exhausted)
         if c.kmsuser is not None:
             n += int(c.kmsuser.logged_in) + int(c.kmsuser.locked_out) + int(c.kmsuser.two_factor)
+        n += sum(1 for h in c.hsms if h.own_kmsuser is not None)  # KU-12: an HSM out of sync
     return n

@@ -263,7 +263,7 @@ def canonical_key(world: World) -> tuple:
                anchors.get(s.trust_anchor, s.trust_anchor), p(s.password), s.state, s.error_code,
                s.attempt_in_flight) for s in stores),
         tuple((cn[c.cluster_id], c.state, lineage[c.lineage],
-               tuple(sorted((h.availability_zone, h.state) for h in c.hsms)),
+               tuple(sorted((h.availability_zone, h.state, _own(h, user)) for h in c.hsms)),
                c.subnets, c.security_group_intact, c.trust_anchor is not None, user(c.kmsuser),
                tuple(sorted(kn[k] for k in c.key_material & live)),
                None if c.source_backup_id is None else bn.get(c.source_backup_id, -1), c.sessions_exhausted)
@@ -275,6 +275,12 @@ def canonical_key(world: World) -> tuple:
     )
 
 
+def _own(hsm, user) -> tuple:
+    """KU-12: an HSM's own kmsuser copy, if it has one: (False,) in sync, (True, None) missing."""
+    own = hsm.own_kmsuser
+    return (False,) if own is None else (True, user(own.user))
+
+
 def _first_use(cluster_id: int, stores: tuple) -> int:
     return next((i for i, s in enumerate(stores) if s.cluster_id == cluster_id), len(stores))
 
@@ -282,7 +288,7 @@ def _first_use(cluster_id: int, stores: tuple) -> int:
 def _signature(c, live: set[int]) -> tuple:
     """What a cluster is, without its identity (orders clusters no store uses)."""
     u = c.kmsuser
-    return (c.state, tuple(sorted((h.availability_zone, h.state) for h in c.hsms)),
+    return (c.state, tuple(sorted((h.availability_zone, h.state, h.own_kmsuser is None) for h in c.hsms)),
             tuple((s.availability_zone, s.exists, s.free_addresses) for s in c.subnets), c.security_group_intact,
             c.trust_anchor is not None, u is None, len(c.key_material & live), c.source_backup_id is not None,
             c.sessions_exhausted)

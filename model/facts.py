@@ -142,39 +142,49 @@ def subnets_free(ctx: Context) -> bool:
     return c is not None and all(s.free_addresses > 0 for s in c.subnets if s.exists)
 
 
-@fact("the cluster has a kmsuser crypto user (KU-01, CEC-10)")
+def _copies(ctx: Context) -> tuple[KmsUser, ...]:
+    """KU-14: the kmsuser copies KMS logs in to, one per active HSM that holds one."""
+    c = ctx.cluster
+    if c is None:
+        return ()
+    return tuple(u for u in c.kmsuser_copies(ctx.profile.active_hsm_states) if u is not None)
+
+
+@fact("an active HSM of the cluster holds the kmsuser crypto user (KU-01, CEC-10, KU-14)")
 def kmsuser_exists(ctx: Context) -> bool:
-    return ctx.kmsuser is not None
+    return bool(_copies(ctx))
 
 
-@fact("someone is logged in to the cluster as kmsuser (KU-06, CEC-09)")
+@fact("every active HSM of the cluster holds kmsuser: users are not synchronised (KU-11, KU-12, KU-14)")
+def kmsuser_on_every_hsm(ctx: Context) -> bool:
+    c = ctx.cluster
+    return c is not None and all(u is not None for u in c.kmsuser_copies(ctx.profile.active_hsm_states))
+
+
+@fact("someone is logged in as kmsuser on an active HSM (KU-06, CEC-09, KU-14)")
 def kmsuser_logged_in(ctx: Context) -> bool:
-    u = ctx.kmsuser
-    return u is not None and u.logged_in
+    return any(u.logged_in for u in _copies(ctx))
 
 
-@fact("kmsuser is locked out (KU-07, CEC-08)")
+@fact("kmsuser is locked out on an active HSM (KU-07, CEC-08, KU-14)")
 def kmsuser_locked(ctx: Context) -> bool:
-    u = ctx.kmsuser
-    return u is not None and u.locked_out
+    return any(u.locked_out for u in _copies(ctx))
 
 
 @fact("a wrong-password login as kmsuser happened since its password was last set (AMB-25)")
 def kmsuser_failed_before(ctx: Context) -> bool:
-    u = ctx.kmsuser
-    return u is not None and u.failed_login
+    return any(u.failed_login for u in _copies(ctx))
 
 
-@fact("kmsuser uses two-factor authentication (KU-03, AMB-26)")
+@fact("kmsuser uses two-factor authentication on an active HSM (KU-03, AMB-26)")
 def kmsuser_2fa(ctx: Context) -> bool:
-    u = ctx.kmsuser
-    return u is not None and u.two_factor
+    return any(u.two_factor for u in _copies(ctx))
 
 
-@fact("the password KMS holds is kmsuser's current cluster password (CONNECT-06, CEC-05)")
+@fact("the password KMS holds is kmsuser's password on every active HSM that holds it (CONNECT-06, CEC-05, KU-14)")
 def password_matches(ctx: Context) -> bool:
-    u = ctx.kmsuser
-    return u is not None and ctx.store is not None and u.password == ctx.store.password
+    copies = _copies(ctx)
+    return bool(copies) and ctx.store is not None and all(u.password == ctx.store.password for u in copies)
 
 
 @fact("no transient network fault between KMS and the cluster (CEC-06, CRYPTO-03)")

@@ -232,6 +232,14 @@ TABLE_EDITS: tuple[TableEdit, ...] = (
     TableEdit("CEC-08-locked-out-kmsuser-reported-as-invalid-credentials", "CEC-08", "error codes",
               "an attempt while kmsuser is locked out ends FAILED with INVALID_CREDENTIALS, not USER_LOCKED_OUT",
               _recode_attempt("USER_LOCKED_OUT", "INVALID_CREDENTIALS")),
+    # kmsuser on each HSM
+    TableEdit("KU-14-connects-although-an-hsm-lacks-kmsuser", "KU-14", "kmsuser",
+              "a connection attempt succeeds although an active HSM has no kmsuser (KMS logs in only where it "
+              "finds one)",
+              _both(branch_ignores(_ATTEMPT, "attempt succeeds", "kmsuser_on_every_hsm"),
+                    _rows(_ATTEMPT, branches=lambda bs: (
+                        b for b in bs if b.name != "attempt fails: USER_NOT_FOUND, kmsuser missing on an HSM"))),
+              "P-ENTRY-CONNECTED"),
     # Create
     TableEdit("CREATE-03-store-name-not-unique", "CREATE-03", "Create",
               "CreateCustomKeyStore accepts a name another store already has",

@@ -192,8 +192,8 @@ CONNECT = Operation(
 # connection attempt succeeds. P-ENTRY-CONNECTED is about exactly this guard.
 CONNECTION_SUCCEEDS = (
     F("cluster_exists") & F("cluster_active") & F("hsm_ge1") & F("subnets_exist") & F("subnets_free")
-    & F("sg_intact") & F("network_ok") & F("kms_ok") & F("kmsuser_exists") & ~F("kmsuser_logged_in")
-    & ~F("kmsuser_locked") & F("password_matches") & ~F("kmsuser_2fa")
+    & F("sg_intact") & F("network_ok") & F("kms_ok") & F("kmsuser_exists") & F("kmsuser_on_every_hsm")
+    & ~F("kmsuser_logged_in") & ~F("kmsuser_locked") & F("password_matches") & ~F("kmsuser_2fa")
 )
 
 _EXISTS = F("cluster_exists")
@@ -210,6 +210,9 @@ CONNECTION_FAILURES = (
     ("INSUFFICIENT_CLOUDHSM_HSMS", _EXISTS & (~F("hsm_ge1") | ~F("cluster_active")),
      ("CEC-02", "AMB-09", "AMB-10", "AMB-08"), (), None),
     ("USER_NOT_FOUND", _EXISTS & ~_USER, ("CEC-10", "KU-01", "KU-02"), (), None),
+    # KU-14: KMS logs in to every active HSM; one without kmsuser fails the attempt (KU-11, KU-12)
+    ("USER_NOT_FOUND, kmsuser missing on an HSM", _USER & ~F("kmsuser_on_every_hsm"),
+     ("KU-14", "CEC-10", "KU-11", "KU-12"), (), None),
     ("USER_LOGGED_IN", _USER & F("kmsuser_logged_in"), ("CEC-09", "KU-06"), (), None),
     ("USER_LOCKED_OUT", _USER & F("kmsuser_locked"), ("CEC-08", "KU-07"), (), None),
     ("USER_LOCKED_OUT, this login locks kmsuser",
@@ -233,7 +236,7 @@ CONNECTION_ATTEMPT_COMPLETES = Operation(
             for label, guard, rules, effects, alt in CONNECTION_FAILURES
         ),
         Branch("attempt succeeds", states(S.CONNECTING),
-               ("TR-02", "CONNECT-05", "CONNECT-06", "CONNECT-11", "CS-04", "KU-05", "KS-04", "NET-01",
+               ("TR-02", "CONNECT-05", "CONNECT-06", "CONNECT-11", "CS-04", "KU-05", "KU-14", "KS-04", "NET-01",
                 "NET-02", "NET-03", "AMB-01", "AMB-28", "AMB-32", "CL-02", "DISC-07"),
                when=F("attempt_in_flight") & CONNECTION_SUCCEEDS, target=S.CONNECTED,
                effects=("end_attempt", "rotate_kmsuser_password")),

@@ -3,7 +3,11 @@
 A :class:`World` holds CloudHSM clusters (with HSMs, subnets, the security-group rule, the
 certificate lineage, the trust anchor and the kmsuser crypto user), cluster backups, KMS
 custom key stores (CloudHSM key stores and, as their neighbours, external ones), and the KMS
-keys that live in CloudHSM key stores. Every class is an attrs frozen
+keys that live in CloudHSM key stores.
+
+CloudHSM users live on each HSM, and CloudHSM does not synchronise them (KU-11): a cluster
+holds kmsuser as the cluster-wide user management last set it, and an HSM that missed a
+change holds its own copy (:class:`OwnCopy`, KU-12) until it is synchronised again (KU-13). Every class is an attrs frozen
 class; transitions build new worlds and never mutate one.
 
 Identifiers are small integers (serial numbers handed out in creation order) and are
@@ -48,6 +52,8 @@ class Hsm:
     hsm_id: int
     availability_zone: str
     state: HsmState = HsmState.ACTIVE
+    #: KU-11, KU-12: this HSM's own kmsuser when it differs from the cluster's (None: in sync)
+    own_kmsuser: "OwnCopy | None" = None
 
 
 @attrs.frozen(cache_hash=True)
@@ -73,6 +79,13 @@ class KmsUser:
 
 
 @attrs.frozen(cache_hash=True)
+class OwnCopy:
+    """KU-12: the kmsuser an HSM holds when a user operation missed it (None: it has no kmsuser)."""
+
+    user: KmsUser | None = attrs.field(repr=False)
+
+
+@attrs.frozen(cache_hash=True)
 class Cluster:
     cluster_id: int
     state: ClusterState
@@ -95,6 +108,46 @@ class Cluster:
 
     def subnet(self, zone: str) -> Subnet | None:
         return next((s for s in self.subnets if s.availability_zone == zone), None)
+
+    def hsm(self, hsm_id: int) -> Hsm | None:
+        return next((h for h in self.hsms if h.hsm_id == hsm_id), None)
+
+    def kmsuser_on(self, hsm: Hsm) -> KmsUser | None:
+        """KU-11: the kmsuser this HSM holds (the cluster's, unless the HSM has its own copy)."""
+        return self.kmsuser if hsm.own_kmsuser is None else hsm.own_kmsuser.user
+
+    def kmsuser_copies(self, active_states: frozenset[str]) -> tuple[KmsUser | None, ...]:
+        """KU-14: the kmsuser of each active HSM, what KMS logs in to (the cluster's own record
+        when no HSM is active: then Connect fails for want of HSMs anyway, CEC-02)."""
+        hsms = self.active_hsms(active_states)
+        return tuple(self.kmsuser_on(h) for h in hsms) if hsms else (self.kmsuser,)
+
+    @property
+    def kmsuser_in_sync(self) -> bool:
+        return all(h.own_kmsuser is None for h in self.hsms)
+
+    def with_own_copy(self, hsm_id: int, user: KmsUser | None) -> "Cluster":
+        """The HSM now holds ``user`` (KU-12); a copy equal to the cluster's is no copy at all."""
+        return attrs.evolve(self, hsms=tuple(
+            attrs.evolve(h, own_kmsuser=None if user == self.kmsuser else OwnCopy(user)) if h.hsm_id == hsm_id else h
+            for h in self.hsms))
+
+    def with_kmsuser_everywhere(self, user: KmsUser | None) -> "Cluster":
+        """Every HSM holds ``user`` (KU-13: synchronised; CONNECT-11: KMS rotated it on each)."""
+        return attrs.evolve(self, kmsuser=user, hsms=tuple(
+            h if h.own_kmsuser is None else attrs.evolve(h, own_kmsuser=None) for h in self.hsms))
+
+    def map_kmsuser(self, change) -> "Cluster":
+        """``change`` applied to every copy of kmsuser there is, the cluster's and each HSM's own."""
+        user = change(self.kmsuser) if self.kmsuser is not None else None
+        hsms = []
+        for h in self.hsms:
+            own = h.own_kmsuser
+            if own is not None and own.user is not None:
+                mine = change(own.user)
+                own = None if mine == user else OwnCopy(mine)
+            hsms.append(h if own is h.own_kmsuser else attrs.evolve(h, own_kmsuser=own))
+        return attrs.evolve(self, kmsuser=user, hsms=tuple(hsms))
 
 
 @attrs.frozen(cache_hash=True)

@@ -53,8 +53,10 @@ def test_rules_json_has_the_documented_fields(capsys):
     code, out, _ = _run(capsys, "rules", "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["total"] == 204
-    assert data["encoded"] + data["not_applicable"] + data["unclassified"] == 204
+    from ckspec.model.catalog import rules
+
+    assert data["total"] == len(rules()) >= 197  # the specification's 197, and rules added since
+    assert data["encoded"] + data["not_applicable"] + data["unclassified"] == data["total"]
     entry = next(r for r in data["rules"] if r["id"] == "TR-01")
     assert entry["status"] == "encoded"
     assert any(r.get("reason") for r in data["rules"] if r["status"] == "not_applicable")

@@ -16,7 +16,7 @@ from ckspec.model.transitions import OPERATIONS
 SCOPE = Scope(stores=2, clusters=3, keys=2, faults=2, backups=1)
 #: facts about the subject store, its cluster and kmsuser, and the world (request-independent)
 SUBJECT_FACTS = ("cluster_exists", "cluster_active", "hsm_ge1", "hsm_2az", "subnets_2az", "sg_intact",
-                 "subnets_exist", "subnets_free", "kmsuser_exists", "kmsuser_logged_in", "kmsuser_locked",
+                 "subnets_exist", "subnets_free", "kmsuser_exists", "kmsuser_on_every_hsm", "kmsuser_logged_in", "kmsuser_locked",
                  "kmsuser_failed_before", "kmsuser_2fa", "password_matches", "network_ok", "kms_ok",
                  "store_has_keys", "attempt_in_flight", "sessions_free", "material_present", "reads_lag")
 #: facts that follow the subject's state, which the row's target sets (AMB-30: a call that moves
@@ -59,6 +59,11 @@ def test_effects_change_only_the_facts_they_declare():
     d.env("change_kmsuser_password", d.cluster_serial(), "n3wPassw0rd")
     d.connect(store)
     d.disconnect(store)
+    d.call("ConnectCustomKeyStore", CustomKeyStoreId=store)
+    _check(d.world, Internal("ConnectionAttemptCompletes", d.world.stores[0].store_id), covered)
+    # CONNECT-11: a plain successful attempt (random walks need not pass through one)
+    d = Driver(healthy_account())
+    store = d.create_store()
     d.call("ConnectCustomKeyStore", CustomKeyStoreId=store)
     _check(d.world, Internal("ConnectionAttemptCompletes", d.world.stores[0].store_id), covered)
     assert covered >= set(EFFECTS) - {"create_store", "delete_store", "delete_key", "delete_backing_key"}, (

@@ -225,6 +225,8 @@ def test_agreement_covers_every_state_changing_row():
                    Internal("DisconnectCompletes", serial),
                    Internal("KeyDeletionCompletes", key),  # the store is not connected: orphaned backing key
                    Environment("kmsuser_enables_2fa", (world.stores[-1].cluster_id,)),
+                   # KU-12, KU-14: an HSM without kmsuser joins
+                   Environment("create_hsm_from_older_backup", (world.stores[-1].cluster_id, "us-east-1a")),
                    Call.of("ConnectCustomKeyStore", CustomKeyStoreId=store),
                    Internal("ConnectionAttemptCompletes", serial),
                    Call.of("DisconnectCustomKeyStore", CustomKeyStoreId=store),

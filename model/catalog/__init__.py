@@ -33,6 +33,8 @@ class Rule:
     sources: tuple[str, ...]
     not_applicable_reason: str | None = None
     recommendation: str | None = None
+    #: set on rules ckspec added after the shared specification (which issue added them)
+    added: str | None = None
 
 
 @attrs.frozen
@@ -63,7 +65,7 @@ def rules() -> tuple[Rule, ...]:
         Rule(
             id=r["id"], group=r["group"], kind=r["kind"], statement=r["statement"], sources=tuple(r["sources"]),
             not_applicable_reason=r.get("reason") if r.get("status") == "not_applicable" else None,
-            recommendation=r.get("recommendation"),
+            recommendation=r.get("recommendation"), added=r.get("added"),
         )
         for r in data["rule"]
     )

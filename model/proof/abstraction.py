@@ -19,7 +19,7 @@ from ..executor import subject_context
 from ..facts import FACTS, Context
 from ..profiles import Profile
 from ..transitions import CALLS, INTERNAL_EVENTS, Operation
-from ..world import ABSENT, KeyStore, Secret, World
+from ..world import ABSENT, Cluster, KeyStore, Secret, World
 from .readers import REQUEST_FACTS, Request
 from .state import CODE, CONN, KSTATE, NO_CODE, State, SymbolicScope
 
@@ -110,13 +110,13 @@ def values(world: World, slots: Slots, codec: Codec, profile: Profile) -> dict[s
             f"active.{c}": ctx.fact("cluster_active"),
             **{f"{name}.{c}": ctx.fact(name) for name in ("hsm_ge1", "hsm_2az", "subnets_2az", "sg_intact",
                                                           "subnets_exist", "subnets_free", "sessions_free")},
-            f"user.{c}": cluster.kmsuser is not None,
+            f"user.{c}": ctx.fact("kmsuser_exists"),
         })
-        user = cluster.kmsuser
-        if user is not None:
-            out.update({f"logged_in.{c}": user.logged_in, f"locked.{c}": user.locked_out,
-                        f"failed_before.{c}": user.failed_login, f"two_factor.{c}": user.two_factor,
-                        f"user_password.{c}": codec.password(user.password)})
+        if ctx.fact("kmsuser_exists"):  # KU-14: what KMS finds on the active HSMs
+            out.update({f"logged_in.{c}": ctx.fact("kmsuser_logged_in"), f"locked.{c}": ctx.fact("kmsuser_locked"),
+                        f"failed_before.{c}": ctx.fact("kmsuser_failed_before"),
+                        f"two_factor.{c}": ctx.fact("kmsuser_2fa"), f"user_all.{c}": ctx.fact("kmsuser_on_every_hsm"),
+                        f"user_password.{c}": _user_password(codec, cluster, profile)})
     keys = {n: world.key(kid) for kid, n in slots.keys.items()}
     for k in range(scope.keys):
         key = keys.get(k)
@@ -130,6 +130,15 @@ def values(world: World, slots: Slots, codec: Codec, profile: Profile) -> dict[s
             if cluster is not None:
                 out[f"material.{k}.{c}"] = key.key_id in cluster.key_material
     return out
+
+
+def _user_password(codec: Codec, cluster: Cluster, profile: Profile) -> int:
+    """kmsuser's password on the active HSMs; HSMs that disagree (KU-12) give a number no store's
+    password has, so the password matches no store's, as the concrete reader says."""
+    passwords = {u.password for u in cluster.kmsuser_copies(profile.active_hsm_states) if u is not None}
+    if len(passwords) == 1:
+        return codec.password(passwords.pop())
+    return codec.password(f"\x00passwords differ on the HSMs of cluster {cluster.cluster_id}")
 
 
 def literal(name: str, value: Any) -> z3.ExprRef:

@@ -300,7 +300,7 @@ def _relative(prop, enc, solver, inductive, s, t, act, request, active) -> bool:
 RECOVERY_OPERATIONS = ("DisconnectCustomKeyStore", "DisconnectCompletes", "ConnectCustomKeyStore",
                        "ConnectionAttemptCompletes")
 HEALTHY_FACTS = ("cluster_exists", "cluster_active", "hsm_ge1", "subnets_exist", "subnets_free", "subnets_2az", "sg_intact",
-                 "kmsuser_exists", "password_matches")
+                 "kmsuser_exists", "kmsuser_on_every_hsm", "password_matches")
 UNHEALTHY_FACTS = ("kmsuser_logged_in", "kmsuser_locked", "kmsuser_2fa")
 
 

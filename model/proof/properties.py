@@ -63,8 +63,8 @@ def _st(s: State, i: int, *names: str) -> z3.BoolRef:
 
 
 def _entry_connected(enc: Encoding, s: State, t: State, act: z3.ArithRef) -> z3.BoolRef:
-    facts = ("cluster_exists", "cluster_active", "hsm_ge1", "kmsuser_exists", "password_matches", "subnets_exist",
-             "subnets_free")
+    facts = ("cluster_exists", "cluster_active", "hsm_ge1", "kmsuser_exists", "kmsuser_on_every_hsm",
+             "password_matches", "subnets_exist", "subnets_free")
     return z3.And([z3.Implies(z3.And(z3.Not(_st(s, i, "CONNECTED")), _st(t, i, "CONNECTED")), z3.And(
         *(_read(enc, s, f, i) for f in facts),
         z3.Not(_read(enc, s, "kmsuser_logged_in", i)), z3.Not(_read(enc, s, "kmsuser_locked", i))))
@@ -181,10 +181,11 @@ def _connected_has_hsm(enc: Encoding, s: State, request: Request) -> z3.BoolRef:
 
 PROPERTIES: tuple[Property, ...] = (
     Property("P-ENTRY-CONNECTED",
-             "a store enters CONNECTED only when its cluster exists and is active with an ACTIVE HSM, kmsuser exists, "
-             "is not logged in or locked out and has the password KMS holds, and every subnet exists with a free "
-             "address", ("CONNECT-06", "TR-02", "CEC-01", "CEC-02", "CEC-03", "CEC-05", "CEC-07", "CEC-08", "CEC-09",
-                         "CEC-10", "AMB-09", "AMB-10"), "step", step=_entry_connected),
+             "a store enters CONNECTED only when its cluster exists and is active with an ACTIVE HSM, kmsuser is on "
+             "every active HSM, is not logged in or locked out and has the password KMS holds on each, and every "
+             "subnet exists with a free address",
+             ("CONNECT-06", "TR-02", "CEC-01", "CEC-02", "CEC-03", "CEC-05", "CEC-07", "CEC-08", "CEC-09",
+              "CEC-10", "AMB-09", "AMB-10", "KU-14"), "step", step=_entry_connected),
     Property("P-FAILED-EXIT", "no transition takes a FAILED store to CONNECTING or CONNECTED; DisconnectCustomKeyStore "
              "is the only way out of FAILED", ("CONNECT-04", "TR-06", "TR-09", "AMB-05"), "step", step=_failed_exit),
     Property("P-ERRORCODE-IFF-FAILED", "a store has a ConnectionErrorCode exactly when it is FAILED",

@@ -135,6 +135,12 @@ def kmsuser_exists(view: View, i: int | None) -> z3.BoolRef:
 
 
 @store_fact
+def kmsuser_on_every_hsm(view: View, i: int | None) -> z3.BoolRef:
+    """KU-14: every active HSM holds kmsuser (implies that one does)."""
+    return _user(view, i, "user_all")
+
+
+@store_fact
 def kmsuser_logged_in(view: View, i: int | None) -> z3.BoolRef:
     return _user(view, i, "logged_in")
 

@@ -106,6 +106,7 @@ FIELDS: tuple[Field, ...] = (
     Field("failed_before", "cluster", "bool", "a wrong-password login since the last password change"),
     Field("two_factor", "cluster", "bool", "kmsuser uses two-factor authentication"),
     Field("user_password", "cluster", "int", "kmsuser's current password"),
+    Field("user_all", "cluster", "bool", "every active HSM holds kmsuser (KU-11, KU-14)"),
     Field("ks", "key", "kstate", "the key's own state, or ABSENT"),
     Field("key_store", "key", "int", "the slot of the key's store"),
     Field("material", "material", "bool", "the key's backing AES key exists in the cluster"),
@@ -113,7 +114,7 @@ FIELDS: tuple[Field, ...] = (
 FIELD = {f.name: f for f in FIELDS}
 CLUSTER_FACT_FIELDS = ("active", "hsm_ge1", "hsm_2az", "subnets_2az", "sg_intact", "subnets_exist", "subnets_free",
                        "sessions_free")
-USER_FIELDS = ("logged_in", "locked", "failed_before", "two_factor", "user_password")
+USER_FIELDS = ("logged_in", "locked", "failed_before", "two_factor", "user_password", "user_all")
 
 
 def slots(scope: SymbolicScope, field: Field) -> Iterator[tuple[int, ...]]:

@@ -138,6 +138,8 @@ def _summary(state: dict[str, Any]) -> str:
     for c, cl in sorted(rec["clusters"].items()):
         if cl.get("exists"):
             flags = [f for f in ("active", "hsm_ge1", "hsm_2az", "user") if cl.get(f)]
+            if cl.get("user") and cl.get("user_all") is False:
+                flags.append("(kmsuser missing on an HSM, KU-14)")
             lines.append(f"cluster {c}: {' '.join(flags) or 'not ready'}")
         else:
             lines.append(f"cluster {c}: none")
