@@ -79,7 +79,6 @@ def test_sample_lists_keys_before_deleting(aws):
 @evidence("aws-sample", ISSUE_12,
           "a real stack failed with USER_NOT_FOUND: kmsuser existed on one of the cluster's two HSMs only "
           "(the maintainer's diagnosis: connect needs the user on every HSM)")
-@disagrees("issue 11 §3: kmsuser is kept per cluster, so a user missing on one HSM cannot be expressed")
 def test_kmsuser_missing_on_one_hsm_fails_with_user_not_found(aws):
     store, cluster = _store_with_kmsuser_missing_on_one_hsm(aws)
     aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
@@ -90,7 +89,6 @@ def test_kmsuser_missing_on_one_hsm_fails_with_user_not_found(aws):
 
 @evidence("guide", USERS_IN_SYNC, "CloudHSM does not synchronise users by itself; once kmsuser is on every HSM "
                                   "again, the store connects")
-@disagrees("issue 11 §3: there is no per-HSM kmsuser to synchronise")
 def test_kmsuser_synchronised_onto_every_hsm_then_connect(aws):
     store, cluster = _store_with_kmsuser_missing_on_one_hsm(aws)
     aws.kms.connect_custom_key_store(CustomKeyStoreId=store)
