@@ -55,8 +55,10 @@ def test_a_scorecard_is_repeatable():
                                     "DISC-02", "DELETE-01-delete-while-connected-wrong-error"])
 def test_a_seeded_bug_fails_its_rule_and_the_others_pass(mutant):
     """The broken rule is a fail, with a reproduction; nearly every other rule still passes
-    (examples go on after a failure, and what they observed before it counts)."""
-    card = _card(f"mutant:{mutant}")
+    (examples go on after a failure, and what they observed before it counts). Examples of up to 80
+    steps: with kmsuser on every HSM (KU-11..KU-14) the generator draws more environment events,
+    and 50 steps no longer reach a store with keys to delete (DELETE-02) on this seed."""
+    card = _card(f"mutant:{mutant}", steps=80)
     statuses = _statuses(card)
     rule = "-".join(mutant.split("-")[:2])
     assert statuses[rule] == "fail"
@@ -76,8 +78,10 @@ def test_a_bug_seen_only_at_a_later_read_is_blamed_on_the_broken_rule():
     assert card.failures
     on_tr01 = [f for f in card.failures if blamed(f) == "TR-01"]
     # most failures are blamed on TR-01 (a read in scorecard mode cannot always tell a connection
-    # that ended too early from one that ended with another code: issue 10 notes)
-    assert len(on_tr01) >= 0.8 * len(card.failures) and all("TR-01" in f.path_rules for f in on_tr01)
+    # that ended too early from one that ended with another code: issue 10 notes; since kmsuser
+    # lives on every HSM, an environment event the early connection made impossible is blamed on
+    # KU-01 too: issue 11 notes)
+    assert len(on_tr01) >= 0.7 * len(card.failures) and all("TR-01" in f.path_rules for f in on_tr01)
     statuses = _statuses(card)
     assert statuses["TR-01"] == "fail" and statuses["TR-02"] == "pass"
 
