@@ -2,7 +2,8 @@
 
 Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target unreachable,
 4 inconclusive (polling ran out of budget, the core lifecycle operations are unsupported, or
-every example was abandoned after a transport fault, or no step ran; never reported as a failure).
+every example was abandoned after a transport fault, or no step or no CreateCustomKeyStore ran; never
+reported as a failure).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Drive the target with generated steps and check every answer against the model. "
                                    "Exit codes: 0 conformant, 1 non-conformant, 2 usage error, 3 target "
                                    "unreachable, 4 inconclusive (polling ran out of budget, core lifecycle "
-                                   "operations unsupported, or every example abandoned after a transport fault, or no step ran).")
+                                   "operations unsupported, or every example abandoned after a transport fault, or no step or no CreateCustomKeyStore ran).")
     add_target_arguments(p)
     p.add_argument("--examples", type=at_least_one, default=DEFAULT_EXAMPLES,
                    help="Hypothesis examples to generate (default %(default)s)")

@@ -152,6 +152,9 @@ class RunResult:
         elif self.examples and not self.steps:
             reasons.append(f"no step ran in {self.examples} example(s): only the starting account was built, nothing "
                            f"was tested (raise --examples)")
+        elif self.examples and not any(op == "CreateCustomKeyStore" for _, op, _ in self.coverage.cells):
+            reasons.append(f"no CreateCustomKeyStore was tried in {self.examples} example(s): no custom key store "
+                           f"was tested (raise --examples)")
         return reasons
 
     def rule_statuses(self) -> list[dict[str, object]]:

@@ -192,4 +192,6 @@ def test_a_run_in_which_no_step_ran_is_inconclusive_not_conformant():
     assert result.verdict == "inconclusive"
     assert "no step ran in 2 example(s)" in result.verdict_reasons()[0]
     result.steps = 1
+    assert result.verdict == "inconclusive" and "no CreateCustomKeyStore was tried" in result.verdict_reasons()[0]
+    result.coverage.cells[("absent", "CreateCustomKeyStore", "200 OK")] += 1
     assert result.verdict == "conformant"

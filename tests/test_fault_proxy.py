@@ -177,8 +177,10 @@ def test_a_mutating_call_is_not_retried_a_read_only_one_is(endpoint):
 
 def test_verdicts_with_faults_and_unsupported_core_operations():
     clean = RunResult("t", 0, examples=4, steps=20)
+    clean.coverage.cells[("absent", "CreateCustomKeyStore", "200 OK")] = 1
     assert clean.verdict == "conformant"
     faulted = RunResult("t", 0, examples=4, steps=5)
+    faulted.coverage.cells[("absent", "CreateCustomKeyStore", "200 OK")] = 1
     faulted.abandoned["read timeout"] = 3
     faulted.transport_faults["read timeout"] = 5
     assert faulted.verdict == "conformant"  # from the one example that completed
@@ -240,6 +242,7 @@ def test_every_report_counts_faults_and_abandoned_examples():
     from ckspec.conformance.reports import as_json, html_report, junit_xml
 
     result = RunResult("http://127.0.0.1:1", 3, examples=5, steps=40)
+    result.coverage.cells[("absent", "CreateCustomKeyStore", "200 OK")] = 1
     result.transport_faults.update({"read timeout": 4, "connection reset": 2})
     result.abandoned["read timeout"] = 1
     result.fault_samples.append(FaultRecord("connection reset", "CreateKey", redact('{"KeyStorePassword":"Pxyz"}')))
