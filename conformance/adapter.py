@@ -148,8 +148,8 @@ def reply_problem(reply: Reply) -> str | None:
 
 
 def unsupported_signature(reply: Reply | None = None, exc: BaseException | None = None) -> str | None:
-    """Which "not implemented" signature an answer has, if any (``../shared/guides/targets.md``):
-    a Python NotImplementedError (moto in-process), HTTP 500 with an HTML body (moto server),
+    """Which "not implemented" signature an answer has, if any, as
+    real emulators give them: a Python NotImplementedError (moto in-process), HTTP 500 with an HTML body (moto server),
     HTTP 501 (LocalStack, LocalEmu, local-kms), or 400 InvalidAction (ministack)."""
     if exc is not None:
         return "NotImplementedError" if isinstance(exc, NotImplementedError) else None

@@ -7,7 +7,7 @@ single thread throughout), waits for each at most ``call_timeout`` seconds (:cla
 says how), and turns misbehaviour into the two errors the CLI reports in one line:
 
 * :class:`~.adapter.TargetUnreachable` (exit 3) when a call does not return in time: the
-  call is named; the worker is abandoned (a daemon thread) and no later call is tried;
+  call is named, and no later call is tried;
 * :class:`~.adapter.AdapterError` (exit 2) when the constructor or an environment control
   raises, when anything raises ``SystemExit``, or when ``capabilities`` is not a
   :class:`~.adapter.Capabilities`.
@@ -50,7 +50,7 @@ class _Worker:
         self.name, self.timeout = name, timeout
         self._hung: str | None = None
         self._in_place: bool | None = None  # decided by the first call
-        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Any] | None = None  # the thread's, made with it
         self._thread: threading.Thread | None = None  # started by the first call, off the main thread
         self._late = self._active = False
         self._previous: Any = None  # the SIGALRM handler before the guard's own
@@ -161,20 +161,19 @@ class GuardedFactory:
 
 
 class GuardedTarget:
-    """A foreign target whose every member runs on the guard's worker thread."""
+    """A foreign target whose every member runs through the guard's :class:`_Worker`."""
 
     def __init__(self, inner: Any, worker: _Worker) -> None:
         self._inner, self._worker = inner, worker
-        self._class = type(inner).__name__
         #: the adapter's class name, for messages about it
-        self.adapter_class = self._class
-        self.name = getattr(inner, "name", self._class)
+        self.adapter_class = type(inner).__name__
+        self.name = getattr(inner, "name", self.adapter_class)
         capabilities = getattr(inner, "capabilities", None)
         if capabilities is not None and not isinstance(capabilities, Capabilities):
-            raise AdapterError(f"{self._class}.capabilities is {type(capabilities).__name__}, not a "
+            raise AdapterError(f"{self.adapter_class}.capabilities is {type(capabilities).__name__}, not a "
                                f"ckspec.conformance.Capabilities")
-        for member in ("call", "environment", "wait", "capabilities"):
-            if hasattr(inner, member) and member != "capabilities":
+        for member in ("call", "environment", "wait"):
+            if hasattr(inner, member):
                 setattr(self, member, self._guarded(member))
         if capabilities is not None:
             self.capabilities = capabilities
@@ -188,7 +187,7 @@ class GuardedTarget:
         method = getattr(self._inner, member)
 
         def run(*args: Any) -> Any:
-            what = f"{self._class}.{member}({_first(args)})"
+            what = f"{self.adapter_class}.{member}({_first(args)})"
             if member == "environment":
                 return self._worker.run(what, lambda: _environment(method, what, args))
             return self._worker.run(what, lambda: method(*args))
@@ -198,7 +197,7 @@ class GuardedTarget:
         """Close the adapter's target; nothing is tried once a call has hung (the run is ending)."""
         close = getattr(self._inner, "close", None)
         if callable(close) and not self._worker.hung:
-            self._worker.run(f"{self._class}.close()", close)
+            self._worker.run(f"{self.adapter_class}.close()", close)
 
 
 def _environment(method: Callable[..., Any], what: str, args: tuple[Any, ...]) -> Any:

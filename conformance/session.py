@@ -194,10 +194,8 @@ class Session:
         except NotImplementedError as exc:
             self.unsupported.setdefault(step.operation, unsupported_signature(exc=exc) or "NotImplementedError")
             return Reply(501, "NotImplemented")
-        except (Inconclusive, TransportFault):  # not an answer: the target cannot tell, or it was spoiled
-            raise
-        except (AdapterError, TargetUnreachable):  # the adapter broke the interface, or stopped answering
-            raise
+        except (Inconclusive, TransportFault, AdapterError, TargetUnreachable):
+            raise  # not an answer: the target cannot tell, it was spoiled, it broke the interface or stopped
         except Exception as exc:  # a crash of the target is an answer no world explains
             raise self._failure(Mismatch(("ERR-01",), ("a reply",), type(exc).__name__, "",
                                          f"ERR-01: {call!r}: the target raised {type(exc).__name__}")) from None

@@ -1,7 +1,7 @@
 """A toy key store emulator with its own ckspec adapter: how to plug in your own target.
 
 ``ToyKms`` is a deliberately small, two-state emulator of the custom key store APIs, in the
-style of several real ones (``../shared/guides/targets.md``): a store is DISCONNECTED or
+style of several real ones: a store is DISCONNECTED or
 CONNECTED, Connect flips it at once without looking at the cluster, Delete of a connected
 store answers CustomKeyStoreHasCMKsException, and it has no KMS keys at all. Run it with::
 
