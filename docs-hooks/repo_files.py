@@ -5,8 +5,8 @@ The pages under ``docs/`` link to repository files with ``../`` (``../examples/t
 on the repository's host. mkdocs alone knows only ``docs/``; under ``--strict`` it would refuse
 every such link. This hook, named in ``mkdocs.yml``:
 
-* finds every relative link (Markdown ``[text](target)``, ``![alt](target)`` and HTML
-  ``src=``/``href=``) of every page that leaves ``docs/``;
+* finds every relative link (Markdown ``[text](target)``, ``![alt](target)``, reference
+  definitions ``[name]: target`` and HTML ``src=``/``href=``) of every page that leaves ``docs/``;
 * refuses, with a warning (a failure under ``--strict``), a target that does not exist, a
   folder (link a file in it), or a path outside the repository (a clone has nothing there);
 * copies each target into the site under ``repo/`` (Markdown files become pages there, and
@@ -27,8 +27,10 @@ from mkdocs.structure.files import File
 log = logging.getLogger("mkdocs.hooks.repo_files")
 
 MIRROR = "repo"
-#: the target of an inline Markdown link or image, or of an HTML src/href attribute
-LINK = re.compile(r"(?P<pre>\]\(\s*<?)(?P<target>[^)\s>]+)|(?P<attr>(?:src|href)=\")(?P<html>[^\"]+)")
+#: the target of an inline Markdown link or image, of a reference definition, or of an HTML
+#: src/href attribute
+LINK = re.compile(r"(?P<pre>\]\(\s*<?)(?P<target>[^)\s>]+)|(?P<attr>(?:src|href)=\")(?P<html>[^\"]+)"
+                  r"|(?P<defpre>^ {0,3}\[[^\]]+\]:\s*<?)(?P<definition>[^\s>]+)", re.M)
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
 _errors: list[str] = []
 
@@ -41,7 +43,7 @@ def _targets(markdown: str) -> list[str]:
     text = FENCE.sub("", markdown)
     found = []
     for m in LINK.finditer(text):
-        target = m.group("target") or m.group("html")
+        target = m.group("target") or m.group("html") or m.group("definition")
         if _is_relative(target):
             found.append(target)
     return found
@@ -91,8 +93,8 @@ def on_page_markdown(markdown, page, config, files):
     real_dir = (repo / here.removeprefix(MIRROR + "/")).parent if mirrored else (docs / here).parent
 
     def rewrite(match: re.Match) -> str:
-        pre = match.group("pre") or match.group("attr")
-        target = match.group("target") or match.group("html")
+        pre = match.group("pre") or match.group("attr") or match.group("defpre")
+        target = match.group("target") or match.group("html") or match.group("definition")
         if not _is_relative(target):
             return match.group(0)
         path = _resolve(real_dir, target)

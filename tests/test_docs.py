@@ -100,13 +100,14 @@ def test_mkdocs_strict_refuses_broken_and_outside_links(tmp_path):
     config["hooks"] = [str(ROOT / h) for h in config["hooks"]]
     config["nav"] = ["index.md"]
     (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config))
-    good = "# Home\n\n[a file](../present.py)\n"
+    good = "# Home\n\n[a file](../present.py) and [the same][same]\n\n[same]: ../present.py\n"
     (tmp_path / "docs" / "index.md").write_text(good)
     done = _build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "site" / "repo" / "present.py").read_text() == "x = 1\n"
     for bad, said in [("[gone](gone.md)", "gone.md"), ("[gone](../gone.py)", "no such file"),
-                      ("[dir](../examples/)", "is a folder"), ("[out](../../shared/x.md)", "leaves the repository")]:
+                      ("[dir](../examples/)", "is a folder"), ("[out](../../shared/x.md)", "leaves the repository"),
+                      ("[ref][r]\n\n[r]: ../gone.txt", "no such file")]:
         (tmp_path / "docs" / "index.md").write_text(good + bad + "\n")
         done = _build(tmp_path / "mkdocs.yml", tmp_path / "site")
         assert done.returncode != 0 and said in done.stderr, (bad, done.stderr)
