@@ -21,7 +21,7 @@
 * ``aws``: a real AWS account, only with ``accept_aws_costs`` and ready clusters of your own
   (:mod:`ckspec.conformance.aws_target`; never in CI);
 * ``package.module:ClassName`` or ``path/to/file.py:ClassName``: your own adapter class
-  (see the README). It is instantiated once per example, with ``seed=`` when its
+  (see docs/adapters.md). It is instantiated once per example, with ``seed=`` when its
   constructor takes that keyword.
 """
 

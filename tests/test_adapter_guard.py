@@ -133,11 +133,11 @@ def test_values_that_cannot_work_are_refused(capsys, argv):
     assert len(err.strip().splitlines()) == 1 and err.startswith("ckspec: error: argument")
 
 
-def test_the_readme_lists_every_exit_code():
+def test_the_commands_page_lists_every_exit_code():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Exit codes", 1)[1].split("\n### ", 1)[0]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "commands.md").read_text(encoding="utf-8")
+    section = page.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     listed = {int(line.split("|")[1]) for line in section.splitlines() if line.startswith("| ") and
               line.split("|")[1].strip().isdigit()}
     assert listed == set(exit_codes.CODES.values())

@@ -100,7 +100,7 @@ def test_json_to_standard_output_has_the_documented_fields(capsys):
 
 
 def test_a_user_adapter_class_runs_and_is_held_to_the_model(capsys, monkeypatch):
-    """The README's example adapter (examples/toy_kms.py), named module:Class from the repository root:
+    """The documented example adapter (examples/toy_kms.py), named module:Class from the repository root:
     a two-state emulator whose Connect completes at once is non-conformant, with rule IDs."""
     monkeypatch.chdir(REPO)
     code, out, _ = _run(capsys, "check", "--target", "examples.toy_kms:ToyKms", "--examples", "50", "--seed", "0",

@@ -132,10 +132,78 @@ def test_summary_has_every_state_change_and_at_most_fifteen_edges():
         "attempt fails (ConnectionErrorCode)"]
 
 
+def _svg_pixels(svg: str, dimension: str) -> float:
+    found = re.search(rf'<svg[^>]*\b{dimension}="([0-9.]+)(pt|px)"', svg)
+    assert found is not None, dimension
+    return float(found.group(1)) * (4 / 3 if found.group(2) == "pt" else 1)
+
+
 def test_committed_summary_svg_fits_800_px():
-    """Legible at README width: the committed summary SVG is at most 1,000 px wide."""
+    """Legible at README width: the committed summary SVG is at most 1,000 px wide (and not
+    taller than a screen), draws exactly the summary's edges (at most 15), every state a node,
+    and its edge labels are at least 10 pt."""
     svg = (COMMITTED / "connection-summary.svg").read_text(encoding="utf-8")
-    width = re.search(r'<svg[^>]*width="([0-9.]+)(pt|px)"', svg)
-    assert width is not None
-    pixels = float(width.group(1)) * (4 / 3 if width.group(2) == "pt" else 1)
-    assert pixels <= 1000, f"summary diagram is {pixels:.0f} px wide"
+    width, height = _svg_pixels(svg, "width"), _svg_pixels(svg, "height")
+    assert width <= 1000, f"summary diagram is {width:.0f} px wide"
+    assert height <= 800, f"summary diagram is {height:.0f} px high"
+    summary = diagrams.connection_summary()
+    drawn = re.findall(r'<g id="edge\d+" class="edge">', svg)
+    assert len(drawn) == len(summary.edges) <= 15
+    titles = set(re.findall(r'<g id="node\d+" class="node">\s*<title>([^<]+)</title>', svg))
+    assert titles == set(diagrams.STORE_STATES)
+    sizes = {float(f) for f in re.findall(r'<text [^>]*font-size="([0-9.]+)"', svg)}
+    assert min(sizes) >= 10
+
+
+def test_summary_names_every_operation_between_states():
+    """Every (operation, from, to) of the table whose branch changes the state is named on the
+    summary edge between those states (an internal event by its wording); the failing attempts,
+    one row per ConnectionErrorCode (CEC-00..CEC-10), are one edge."""
+    labels = [(e.source, e.target, e.label) for e in diagrams.connection_summary().edges]
+    for op, branch, src, dst in diagrams.store_edges():
+        if src == dst:
+            continue
+        wording = op.name if op.kind == "call" else branch.name.split(":")[0]
+        assert any(wording in label for s, d, label in labels if (s, d) == (src, dst)), (op.name, src, dst)
+    failing = [b for _, b, s, d in diagrams.store_edges() if (s, d) == ("CONNECTING", "FAILED")]
+    assert len(failing) >= len(CLOUDHSM_ERROR_CODES)
+    assert len([1 for s, d, _ in labels if (s, d) == ("CONNECTING", "FAILED")]) == 1
+
+
+def test_a_new_row_changes_the_summary(monkeypatch):
+    """The summary is derived from the table: a Branch added to an operation (Disconnect on a
+    CONNECTED store going straight to DISCONNECTED) is a new edge; one more failing attempt
+    (a new ConnectionErrorCode row) is still the one edge."""
+    import attrs
+
+    from ckspec.model.transitions import Branch
+
+    before = diagrams.connection_summary().edges
+    disconnect = OPERATIONS["DisconnectCustomKeyStore"]
+    extra = Branch("disconnects at once", frozenset({"CONNECTED"}), ("TR-05",), target="DISCONNECTED")
+    table = dict(OPERATIONS, DisconnectCustomKeyStore=attrs.evolve(disconnect, branches=disconnect.branches + (extra,)))
+    monkeypatch.setattr(diagrams, "OPERATIONS", table)
+    after = diagrams.connection_summary().edges
+    assert set(after) - set(before) == {diagrams.Edge("CONNECTED", "DISCONNECTED", "DisconnectCustomKeyStore")}
+
+    completes = next(op for op in OPERATIONS.values() if any(b.error_code for b in op.branches))
+    failing = next(b for b in completes.branches if b.error_code)
+    one_more = attrs.evolve(failing, name=failing.name.split(":")[0] + ": NEW_CODE", error_code="NEW_CODE")
+    table = dict(OPERATIONS, **{completes.name: attrs.evolve(completes, branches=completes.branches + (one_more,))})
+    monkeypatch.setattr(diagrams, "OPERATIONS", table)
+    assert diagrams.connection_summary().edges == before
+
+
+def test_the_errors_per_state_page_is_the_detailed_diagrams_notes():
+    """diagrams/connection-errors.md has one table per state with a note, one row per operation,
+    the errors of the detailed diagram's note (Check rows), and the rules behind them."""
+    page = diagrams.connection_errors_markdown()
+    detailed = dict(diagrams.connection_states().notes)
+    for state, note in detailed.items():
+        title = "no key store yet" if state == ABSENT else state
+        section = page.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+        for op, errors in diagrams.state_errors(diagrams.store_operations(), state):
+            row = next(line for line in section.splitlines() if line.startswith(f"| {op.name} |"))
+            assert all(e in row for e in errors), (state, op.name)
+            assert all(r in row for c in op.checks if state in c.states for r in c.rules), (state, op.name)
+    assert page.count("\n## ") == len(detailed)

@@ -235,6 +235,6 @@ def test_an_unreachable_target_is_exit_3(capsys):
     assert code == 3 and err.startswith("ckspec: target unreachable") and len(err.strip().splitlines()) == 1
 
 
-def test_readme_documents_the_command():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert "ckspec scorecard" in readme and "conformance/scorecards/moto.md" in readme
+def test_the_docs_document_the_command():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "conformance.md").read_text()
+    assert "ckspec scorecard" in page and "](../conformance/scorecards/moto.md)" in page

@@ -1,5 +1,5 @@
 """The fidelity suite checks itself: every case carries one evidence mark, every disagreement is a
-strict xfail naming its fix, there are at least 60 cases, and the README's figures are the ones
+strict xfail naming its fix, there are at least 60 cases, and the Fidelity page's figures are the ones
 ``scorecard.py`` computes from the suite (not typed by hand)."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pytest
 from fidelity import scorecard
 
 HERE = Path(__file__).resolve().parent
-README = HERE.parents[1] / "README.md"
+ROOT = HERE.parents[1]
+PAGE = ROOT / "docs" / "fidelity.md"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def collected(request) -> list[dict]:
         return [scorecard.case_of(item) for item in items
                 if Path(str(item.path)).parent == HERE and Path(str(item.path)).name in scorecard.case_files()]
     done = subprocess.run([sys.executable, str(Path(scorecard.__file__)), "--json"], capture_output=True, text=True,
-                          timeout=120, cwd=README.parent)
+                          timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -49,10 +50,10 @@ def test_there_are_at_least_sixty_cases_across_every_kind(collected):
     assert all(c["evidence"][0]["source"] and c["evidence"][0]["shows"] for c in collected)
 
 
-def test_the_readme_figures_are_the_suites(collected):
-    block = scorecard.readme_block(README.read_text(encoding="utf-8"))
-    assert block is not None, "README.md lost its generated Fidelity block"
-    assert block == scorecard.markdown(collected), "stale: run python tests/fidelity/scorecard.py --write README.md"
+def test_the_fidelity_page_figures_are_the_suites(collected):
+    block = scorecard.readme_block(PAGE.read_text(encoding="utf-8"))
+    assert block is not None, "docs/fidelity.md lost its generated Fidelity block"
+    assert block == scorecard.markdown(collected), "stale: run python tests/fidelity/scorecard.py --write docs/fidelity.md"
 
 
 def test_the_scorecard_counts_what_it_is_given():
