@@ -13,11 +13,27 @@ The user guide is docs/testing-kit.md. This package uses the emulator and the mo
 of them uses it.
 """
 
-from .connect_faults import FAULTS, ConnectFault, FaultKind, Repaired
-from .errors import EventNotPossible, KitError
-from .events import EnvironmentEvents, typed_methods
-from .ready import ReadyAccount
-from .serving import KIT_DEFAULTS, Emulator, current, emulated_aws
+from __future__ import annotations
 
-__all__ = ["FAULTS", "KIT_DEFAULTS", "ConnectFault", "Emulator", "EnvironmentEvents", "EventNotPossible",
-           "FaultKind", "KitError", "ReadyAccount", "Repaired", "current", "emulated_aws", "typed_methods"]
+import importlib
+from typing import Any
+
+#: what the package offers, and the module each comes from: imported on first use, so that the
+#: pytest plugin (loaded in every pytest run where ckspec is installed) costs nothing until a
+#: test uses the kit
+_EXPORTS = {
+    "FAULTS": "connect_faults", "ConnectFault": "connect_faults", "FaultKind": "connect_faults",
+    "Repaired": "connect_faults", "EventNotPossible": "errors", "KitError": "errors",
+    "EnvironmentEvents": "events", "typed_methods": "events", "ReadyAccount": "ready",
+    "KIT_DEFAULTS": "serving", "Emulator": "serving", "current": "serving", "emulated_aws": "serving",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ckspec.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -143,7 +143,8 @@ def _in_flight(*strike: Callable[[Account, str], None], backup: bool = False) ->
                 except (KitError, AwsError) as exc:
                     problems.append(str(exc))
 
-        account.call_observers.append(observer)
+        with account.lock:
+            account.call_observers.append(observer)
         return {**armed, "problems": problems}
     return arm
 

@@ -19,12 +19,13 @@ in a conftest.py or a test module, e.g. ``{"clock": "manual"}``, or mark a test
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .ready import ReadyAccount
-from .serving import Emulator, emulated_aws
+if TYPE_CHECKING:  # imported when a fixture is first used: the plugin loads in every pytest run
+    from .ready import ReadyAccount
+    from .serving import Emulator
 
 
 def pytest_configure(config: Any) -> None:
@@ -41,6 +42,8 @@ def ckspec_serve_options() -> dict[str, Any]:
 def ckspec_emulator(request: Any, ckspec_serve_options: dict[str, Any]) -> Iterator[Emulator]:
     marker = request.node.get_closest_marker("ckspec_serve")
     options = {**ckspec_serve_options, **(marker.kwargs if marker else {})}
+    from .serving import emulated_aws
+
     with emulated_aws(**options) as emulator:
         yield emulator
 

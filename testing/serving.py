@@ -116,7 +116,9 @@ class Emulator(EnvironmentEvents):
         return self._control.wait(seconds)
 
     def reset(self, seed: int | None = None) -> None:
-        """A fresh, empty account."""
+        """A fresh, empty account (faults armed by :meth:`fail_next_connect` are disarmed)."""
+        with self.server.account.lock:
+            self.server.account.call_observers.clear()
         self._control.reset((self.options.seed or 0) if seed is None else seed)
 
 

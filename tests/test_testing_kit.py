@@ -226,3 +226,26 @@ def test_the_fixtures(ckspec_endpoint, ckspec_account, ckspec_emulator):
 @pytest.mark.ckspec_serve(clock="manual", lag=0)
 def test_the_fixtures_take_options_from_a_marker(ckspec_emulator):
     assert (ckspec_emulator.options.clock, ckspec_emulator.options.lag) == ("manual", 0)
+
+
+def test_the_pytest_plugin_loads_without_the_emulator():
+    """The fixtures' plugin is loaded by every pytest run where ckspec is installed: it imports
+    the emulator and the model only when a test uses a fixture."""
+    import subprocess
+    import sys
+
+    code = "import sys, ckspec.testing.fixtures; print(sorted(m for m in sys.modules if m.startswith(('ckspec.emulator', 'ckspec.model'))))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_a_reset_disarms_a_pending_fault():
+    with emulated_aws() as kit:
+        kit.ready_account().fail_next_connect("INSUFFICIENT_CLOUDHSM_HSMS")
+        kit.reset()
+        account = kit.ready_account()  # the same identifiers again (seed 0)
+        kms = account.kms
+        store = kms.create_custom_key_store(**account.create_request())["CustomKeyStoreId"]
+        kms.connect_custom_key_store(CustomKeyStoreId=store)
+        kit.wait(1)
+        assert len(kit.hsms(account.cluster_id)) == 2
