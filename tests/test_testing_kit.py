@@ -249,3 +249,14 @@ def test_a_reset_disarms_a_pending_fault():
         kms.connect_custom_key_store(CustomKeyStoreId=store)
         kit.wait(1)
         assert len(kit.hsms(account.cluster_id)) == 2
+
+
+def test_the_dependency_is_one_way():
+    """The kit uses the emulator, the conformance engine and the model; none of them uses the kit."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for folder in ("model", "conformance", "emulator", "cli"):
+        for source in (root / folder).rglob("*.py"):
+            text = source.read_text()
+            assert "ckspec.testing" not in text and "from ..testing" not in text, source
