@@ -276,5 +276,8 @@ def fail_next_connect(kit: Emulator, code: str, cluster: str) -> ConnectFault:
     if code not in FAULTS:
         raise KitError(f"fail_next_connect: {code!r} is not a ConnectionErrorCode a CloudHSM key store can show "
                        f"(CEC-00: {', '.join(CLOUDHSM_ERROR_CODES)})")
+    if not isinstance(cluster, str) or not cluster.startswith("cluster-"):
+        raise KitError(f"fail_next_connect({code}): cluster must be a cluster-... ID as CloudHSM shows it, got "
+                       f"{cluster!r} ({FAULTS[code].rule})")
     found = _CAUSES[code](kit, cluster)
     return ConnectFault(FAULTS[code], cluster, kit, **found)

@@ -71,6 +71,7 @@ class Emulator(EnvironmentEvents):
         self.server = server
         self.options = server.options
         self.region = server.options.region
+        self._cloudhsm: Any = None
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for this endpoint (fake credentials, the emulator's Region)."""
@@ -98,7 +99,9 @@ class Emulator(EnvironmentEvents):
 
     def hsms(self, cluster: str) -> list[dict[str, Any]]:
         """The cluster's HSMs as CloudHSM's DescribeClusters shows them."""
-        found = self.client("cloudhsmv2").describe_clusters(Filters={"clusterIds": [cluster]})["Clusters"]
+        if self._cloudhsm is None:
+            self._cloudhsm = self.client("cloudhsmv2")
+        found = self._cloudhsm.describe_clusters(Filters={"clusterIds": [cluster]})["Clusters"]
         if not found:
             raise KitError(f"no cluster {cluster} in this account")
         return list(found[0].get("Hsms", []))

@@ -74,6 +74,10 @@ def test_only_the_codes_a_cloudhsm_store_shows_are_accepted():
         with pytest.raises(KitError, match=r"XKS_PROXY_TIMED_OUT.*not a ConnectionErrorCode a CloudHSM key store can "
                                            r"show \(CEC-00"):
             account.fail_next_connect("XKS_PROXY_TIMED_OUT")
+        with pytest.raises(KitError, match=r"fail_next_connect\(USER_NOT_FOUND\): cluster must be a cluster-.*CEC-10"):
+            kit.fail_next_connect("USER_NOT_FOUND", 7)
+        with pytest.raises(KitError, match=r"no cluster cluster-aaaaaaaaaaz"):
+            kit.fail_next_connect("INSUFFICIENT_CLOUDHSM_HSMS", "cluster-aaaaaaaaaaz")
 
 
 def test_a_fault_that_strikes_at_the_connect_on_another_cluster_waits_for_its_own():

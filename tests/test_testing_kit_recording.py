@@ -66,6 +66,8 @@ def test_tests_that_each_start_their_own_serve_are_checked_account_by_account(tm
     assert main(["trace", "check", str(trace), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["verdict"] == "conforms" and sorted(summary["endpoints"]) == sorted(set(endpoints))
+    assert main(["trace", "check", str(trace)]) == 0
+    assert "2 endpoints, each checked as an account of its own" in capsys.readouterr().out
 
     # the same calls as one account (a trace without endpoints, as before): two stores named
     # "orders" with one ID, which no single account explains
