@@ -1,5 +1,6 @@
 """ckspec trace: work with recorded traces (``ckspec record``). ``ckspec trace check FILE``
-checks one against the model as an observer.
+checks one against the model as an observer; the calls to each endpoint are checked as one
+account of their own (a test run whose tests each start their own ``ckspec serve``).
 
 Exit codes of ``trace check``: 0 the trace conforms, 1 it does not, 2 bad input (a missing
 file, not a regular file, over --max-file-size, not JSON or nested too deeply, another format
@@ -26,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "check", help="check a recorded trace against the model, as an observer",
         description="Check a recorded trace against the model as an observer: the account may hold stores, keys "
                     "and clusters before the first call, the environment (clusters, HSMs, kmsuser, subnets, faults) "
-                    "changes unseen at any time, and asynchronous work completes whenever. Reports that the trace "
+                    "changes unseen at any time, and asynchronous work completes whenever. The calls to each endpoint "
+                    "are checked as one account of their own. Reports that the trace "
                     "conforms, or the first call no model world explains, with the rule IDs it breaks. Exit codes: "
                     "0 conforms, 1 does not, 2 bad input, 4 inconclusive.")
     check.add_argument("file", help="a trace written by ckspec record")
@@ -55,7 +57,9 @@ def run_check(args: argparse.Namespace) -> int:
                               "reason": str(exc)})
     summary = {"file": args.file, "verdict": "conforms" if verdict.conforms else "does not conform",
                "calls": verdict.calls, "checked": verdict.checked, "skipped": verdict.skipped,
-               "failure": verdict.failure.as_dict() if verdict.failure else None, "notes": list(verdict.notes)}
+               "failure": verdict.failure.as_dict() if verdict.failure else None, "notes": list(verdict.notes),
+               # each endpoint the calls went to is an account of its own (null: not recorded)
+               "endpoints": list(verdict.endpoints)}
     return _report(args, summary)
 
 
@@ -67,8 +71,10 @@ def _report(args: argparse.Namespace, summary: dict) -> int:
     if verdict == "inconclusive":
         console.print(f"{args.file}: inconclusive: {summary['reason']}", markup=False)
     elif verdict == "conforms":
+        accounts = len(summary["endpoints"])
+        apart = f"; {accounts} endpoints, each checked as an account of its own" if accounts > 1 else ""
         console.print(f"{args.file}: conforms ({summary['calls']} calls: {summary['checked']} checked against the "
-                      f"model, {summary['skipped']} outside it)", markup=False)
+                      f"model, {summary['skipped']} outside it{apart})", markup=False)
     else:
         f = summary["failure"]
         lines = [f"{args.file}: does not conform",

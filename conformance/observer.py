@@ -131,6 +131,9 @@ class Verdict:
     failure: ObservedFailure | None = None
     #: what the observer noticed without failing the trace (AMB-18 patterns, XKS-06)
     notes: tuple[str, ...] = ()
+    #: the accounts checked, each on its own: the endpoints the calls went to (None: calls of
+    #: a trace that does not say, checked together as one account)
+    endpoints: tuple[str | None, ...] = (None,)
 
     @property
     def conforms(self) -> bool:
@@ -138,17 +141,29 @@ class Verdict:
 
 
 def check_trace(trace: RecordedTrace) -> Verdict:
-    """Check every call of a recorded trace; stop at the first one no belief explains."""
-    observer = Observer()
+    """Check every call of a recorded trace; stop at the first one no belief explains.
+
+    Calls to different endpoints are calls to different accounts (a test run where each test
+    starts its own ``ckspec serve``): each endpoint's calls are checked, in order, by an
+    observer of their own. Calls without an endpoint (older traces) are one account."""
+    observers: dict[str | None, Observer] = {}
+
+    def verdict(failure: ObservedFailure | None = None) -> Verdict:
+        found = tuple(observers.values())
+        return Verdict(len(trace.calls), sum(o.checked for o in found), sum(o.skipped for o in found), failure,
+                       tuple(note for o in found for note in o.notes), tuple(observers) or (None,))
+
     for call in trace.calls:
+        observer = observers.setdefault(call.endpoint, Observer())
         try:
             observer.observe(call)
         except Nonconformance as exc:
             m = exc.failure
+            where = f" to {call.endpoint}" if call.endpoint is not None and len(observers) > 1 else ""
             failure = ObservedFailure(call.index, call.service, call.operation, call.time, m.rules, m.expected,
-                                      m.observed, m.detail, f"call {call.index} ({call.operation}): {m.message}")
-            return Verdict(len(trace.calls), observer.checked, observer.skipped, failure, tuple(observer.notes))
-    return Verdict(len(trace.calls), observer.checked, observer.skipped, notes=tuple(observer.notes))
+                                      m.observed, m.detail, f"call {call.index} ({call.operation}{where}): {m.message}")
+            return verdict(failure)
+    return verdict()
 
 
 class Observer:

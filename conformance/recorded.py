@@ -12,6 +12,7 @@
           "service": "kms",                          ("kms" or "cloudhsmv2", botocore's names)
           "operation": "DescribeCustomKeyStores",    (botocore's operation name)
           "region": "us-east-1",                     (optional)
+          "endpoint": "http://127.0.0.1:9400",       (optional: where the call went; never credentials)
           "time": "2026-05-01T12:00:00.000001+00:00",  (optional: when the call started, ISO 8601)
           "end": "2026-05-01T12:00:00.120000+00:00",   (optional: when it returned)
           "request": {"CustomKeyStoreId": "cks-1234567890abcdef0"},
@@ -27,7 +28,10 @@ its message and the HTTP status) or ``exception`` (``{"type", "message"}``: the 
 before an answer came, e.g. a connection error or botocore's own parameter validation).
 Requests and responses are written as botocore shows them, except that bytes are base64
 strings and timestamps ISO 8601 strings (reading a trace turns them back, guided by
-botocore's shapes). Calls are in the order they returned.
+botocore's shapes). Calls are in the order they returned. ``endpoint`` (scheme, host, port and
+path, without user name, password or query) tells accounts apart: ``ckspec trace check``
+checks the calls to each endpoint as one account of their own; a trace without it (written
+before the field existed) is one account.
 
 Secrets are never written: a ``KeyStorePassword`` is ``{"redacted": "password(N)"}``, the
 same N for the same password within one recording (so a reader can tell "the same password
@@ -91,6 +95,8 @@ class RecordedCall:
     time: str | None = None
     end: str | None = None
     region: str | None = None
+    #: the endpoint URL the call went to (None in traces written before it was recorded)
+    endpoint: str | None = None
 
     @property
     def started(self) -> _dt.datetime | None:
@@ -107,7 +113,7 @@ class RecordedCall:
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"service": self.service, "operation": self.operation}
-        for name in ("region", "time", "end"):
+        for name in ("region", "endpoint", "time", "end"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         out["request"] = self.request
@@ -184,14 +190,16 @@ def parse_call(index: int, data: Any) -> RecordedCall:
     outcomes = [k for k in ("response", "error", "exception") if k in data]
     if len(outcomes) != 1:
         raise RecordedTraceError(f"{where}: needs exactly one of response, error or exception")
-    for name in ("time", "end", "region"):
+    for name in ("time", "end", "region", "endpoint"):
         if data.get(name) is not None and not isinstance(data[name], str):
             raise RecordedTraceError(f"{where}: {name} must be a string")
     for name in ("time", "end"):
         if data.get(name) is not None and _timestamp(data[name]) is None:
             raise RecordedTraceError(f"{where}: {name} is not an ISO 8601 timestamp: {data[name]!r}")
+    if data.get("endpoint") is not None and "@" in data["endpoint"].partition("://")[2].partition("/")[0]:
+        raise RecordedTraceError(f"{where}: endpoint must not hold a user name or password")
     call = RecordedCall(index, service, operation, request, time=data.get("time"), end=data.get("end"),
-                        region=data.get("region"))
+                        region=data.get("region"), endpoint=data.get("endpoint"))
     if "response" in data:
         if not isinstance(data["response"], dict):
             raise RecordedTraceError(f"{where}: response must be an object")

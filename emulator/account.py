@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from ckspec.conformance.reference import ReferenceTarget
 from ckspec.model import identifiers as ids
@@ -32,6 +33,10 @@ class Account:
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
         self.lock = threading.RLock()
+        #: called, under the lock, with each KMS call the model accepted (operation, request as
+        #: the caller sent it): in-process tests act at that moment (the testing kit's faults
+        #: that arise while a connection attempt is in flight). Not cleared by a reset.
+        self.call_observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.reset(options.seed)
 
     def reset(self, seed: int | None) -> None:

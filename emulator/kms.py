@@ -55,4 +55,6 @@ def _model(account: Account, operation: str, params: dict[str, Any], region: str
     if not reply.ok:
         kind = "ValidationException" if reply.error == VALIDATION_ERROR else reply.error
         raise AwsError(reply.status, kind, regions.in_text(reply.message, region), rules=reply.rules)
+    for observer in tuple(account.call_observers):
+        observer(operation, params)
     return regions.with_region(reply.body or {}, region)

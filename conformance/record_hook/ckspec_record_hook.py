@@ -40,6 +40,11 @@ import re
 import sys
 import threading
 
+try:
+    from urllib.parse import urlsplit, urlunsplit
+except ImportError:  # Python 2
+    from urlparse import urlsplit, urlunsplit
+
 #: the services recorded (botocore's service names)
 SERVICES = ("kms", "cloudhsmv2")
 #: request members whose values are kmsuser passwords: written as aliases
@@ -107,14 +112,16 @@ class Recorder(object):
         return text
 
     # --- the record ----------------------------------------------------------------------------
-    def entry(self, service_model, operation, params, started, outcome, region=None, end=None):
+    def entry(self, service_model, operation, params, started, outcome, region=None, end=None, endpoint=None):
         """One call as a JSON object. ``outcome`` is ``("response", body)``, ``("error",
-        botocore's error response)`` or ``("exception", the exception)``."""
+        botocore's error response)`` or ``("exception", the exception)``; ``endpoint`` is the
+        URL the call went to (without any user name, password, query or fragment)."""
         op_model = service_model.operation_model(operation)
         entry = {
             "service": service_model.service_name,
             "operation": operation,
             "region": region,
+            "endpoint": endpoint_address(endpoint),
             "time": started,
             "end": end or _now(),
             "request": self._value(params, op_model.input_shape),
@@ -138,7 +145,8 @@ class Recorder(object):
         """Append one call; never raises (a recording problem must not break the program)."""
         try:
             entry = self.entry(client.meta.service_model, operation, params, started, outcome,
-                               region=getattr(client.meta, "region_name", None))
+                               region=getattr(client.meta, "region_name", None),
+                               endpoint=getattr(client.meta, "endpoint_url", None))
             line = json.dumps(entry, ensure_ascii=True) + "\n"
             with self._lock:
                 fd = os.open(self.spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -184,6 +192,26 @@ class Recorder(object):
         if hasattr(value, "read"):
             return {"redacted": "stream"}
         return self.scrub(repr(value))
+
+
+def endpoint_address(url):
+    """Where a call went: scheme, host, port and path of the endpoint URL, never a user name or
+    password in it (``https://user:secret@host`` is ``https://host``), nor a query or fragment;
+    None when there is no URL."""
+    if not isinstance(url, str) or not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = "[%s]" % host
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not host:
+        return None
+    netloc = host if port is None else "%s:%d" % (host, port)
+    return urlunsplit((parts.scheme.lower(), netloc.lower(), parts.path.rstrip("/"), "", ""))
 
 
 def value_kind(value):
