@@ -15,7 +15,7 @@ comparison), ``checker`` (possible worlds), ``session`` (one target, step by ste
 ``reply_checks``): recording what a real program did, and checking it as an observer.
 """
 
-from .adapter import (AdapterError, Capabilities, EnvironmentReply, Reply, Target, TargetUnreachable,
+from .adapter import (SETUP_CONTROLS, AdapterError, Capabilities, EnvironmentReply, Reply, Target, TargetUnreachable,
                       unsupported_signature)
 from .checker import Inconclusive, Nonconformance
 from .engine import CheckOptions, Failure, RunResult, check, replay
@@ -27,6 +27,6 @@ from .targets import TargetNameError, TargetSpec, load_target
 __all__ = [
     "AdapterError", "Capabilities", "CheckOptions", "EnvironmentReply", "Failure", "Inconclusive", "MUTANTS",
     "Nonconformance",
-    "ReferenceTarget", "Reply", "RunResult", "Session", "Target", "TargetNameError", "TargetSpec",
+    "ReferenceTarget", "Reply", "RunResult", "SETUP_CONTROLS", "Session", "Target", "TargetNameError", "TargetSpec",
     "TargetUnreachable", "check", "load_target", "password", "replay", "unsupported_signature",
 ]

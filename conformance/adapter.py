@@ -27,7 +27,8 @@ from typing import Any, Mapping
 import attrs
 
 #: The environment controls the engine needs to build its starting account (three ready
-#: clusters with kmsuser): every target must support them, even as thin fakes.
+#: clusters with kmsuser): every target must list them, even as thin fakes. They are
+#: *set-up-only* unless the target names them in :attr:`Capabilities.real_setup`.
 SETUP_CONTROLS = frozenset({"create_cluster", "create_hsm", "initialize_cluster", "activate_cluster", "create_kmsuser"})
 
 
@@ -83,17 +84,23 @@ class Capabilities:
     controlled_clock: bool = False
     #: :meth:`Target.wait` can let days pass (the 7 to 30 day key deletion window)
     time_travel: bool = False
-    #: set-up controls the target performs only to build the starting account, never as a
-    #: generated step: thin fakes (a control the target cannot really perform, answered as
-    #: done), or a real account's borrowed clusters. A fake drawn later (a second activation)
-    #: would claim what the model refuses.
-    setup_only: frozenset[str] = frozenset()
+    #: the set-up controls the target really performs, so that the engine may also draw them as
+    #: generated steps (a second cluster, an HSM added later, an activation refused because the
+    #: cluster is already ACTIVE). Every set-up control *not* named here is set-up-only: performed
+    #: to build the starting account and never drawn again, so a thin fake (answered as done
+    #: whatever the state) is never judged. Pass :data:`SETUP_CONTROLS` when all five are real.
+    real_setup: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     #: the custom key store quota an example starts with (CREATE-09, Q-01): 10, less the stores
     #: a shared account already holds that the example cannot see (prefix isolation)
     quota: int = 10
     #: the longest valid CustomKeyStoreName the target can be sent as drawn: 256, less the
     #: example's name prefix under prefix isolation (a longer one cannot be tried)
     name_room: int = 256
+
+    @property
+    def setup_only(self) -> frozenset[str]:
+        """The set-up controls performed only to build the starting account, never drawn as steps."""
+        return SETUP_CONTROLS - self.real_setup
 
     @property
     def generated_environment(self) -> frozenset[str]:
@@ -104,6 +111,10 @@ class Capabilities:
         missing = SETUP_CONTROLS - self.environment
         if missing:
             raise ValueError(f"Capabilities: environment must include the set-up controls {sorted(missing)}")
+        stray = self.real_setup - SETUP_CONTROLS
+        if stray:
+            raise ValueError(f"Capabilities: real_setup names only set-up controls ({', '.join(sorted(SETUP_CONTROLS))}),"
+                             f" not {', '.join(sorted(stray))}")
 
 
 class Target(abc.ABC):
