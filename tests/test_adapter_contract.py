@@ -115,29 +115,30 @@ class _Toy(ReferenceTarget):
     def environment(self, event, args):
         if event in ("create_kmsuser", "change_kmsuser_password"):
             self.passwords.append(args[1])
-        return self.broken(event, args) or super().environment(event, args)
+        reply = super().environment(event, args)
+        return self.broken(event, reply) or reply
 
-    def broken(self, event, args):
+    def broken(self, event, reply):
         return None
 
 
 class _NoTrustAnchor(_Toy):
-    def broken(self, event, args):
+    def broken(self, event, reply):
         return EnvironmentReply(True) if event == "initialize_cluster" else None
 
 
 class _RefusesKmsuser(_Toy):
-    def broken(self, event, args):
+    def broken(self, event, reply):
         return EnvironmentReply(False) if event == "create_kmsuser" else None
 
 
 class _SameHsmTwice(_Toy):
-    def broken(self, event, args):
+    def broken(self, event, reply):
         return EnvironmentReply(True, "hsm-same") if event == "create_hsm" else None
 
 
 class _NumberForCluster(_Toy):
-    def broken(self, event, args):
+    def broken(self, event, reply):
         return EnvironmentReply(True, 7) if event == "create_cluster" else None
 
 
