@@ -46,6 +46,7 @@ from typing import Any
 
 import attrs
 
+from .adapter import AdapterError
 from .transport import ATTEMPTS, FaultRecord, TransportFault, classify_exception, raw_text
 
 PREFIX = "/_ckspec"
@@ -54,8 +55,10 @@ VERSION = 1
 CLOCKS = ("real", "manual")
 
 
-class ControlError(Exception):
-    """The test-control extension answered with an error (or not in protocol)."""
+class ControlError(AdapterError):
+    """The test-control extension answered with an error (or not in protocol): the target broke
+    the extension's contract, which the CLI reports in one line with exit 2 (USAGE), as it does
+    for an adapter class that breaks the interface."""
 
 
 @attrs.frozen
@@ -112,7 +115,8 @@ class ControlClient:
         data = self._post("/environment", {"event": event, "args": list(args)})
         applied, created = data.get("applied"), data.get("created")
         if not isinstance(applied, bool) or not (created is None or isinstance(created, str)):
-            raise ControlError(f"environment {event}: answer is not {{applied, created}}")
+            raise ControlError(f"{PREFIX}/environment {event}: the answer {_shape(data)} is not "
+                               f'{{"applied": true|false, "created": ID or null}}')
         return applied, created
 
     def wait(self, seconds: float) -> float:
@@ -169,3 +173,8 @@ class ControlClient:
     def _fault(self, record: FaultRecord) -> TransportFault:
         self.faults.append(record)
         return TransportFault(record)
+
+
+def _shape(data: Mapping[str, Any]) -> str:
+    """An answer's members and their types (never their values: an echoed password stays unshown)."""
+    return "{" + ", ".join(f"{k!r}: {type(v).__name__}" for k, v in list(data.items())[:6]) + "}"
