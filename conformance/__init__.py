@@ -5,7 +5,8 @@ Hypothesis-generated step sequences, checks every observation against the set of
 worlds still possible (:mod:`.checker`), and reports failures with the rule IDs involved, a
 minimal reproduction (a runnable program and a replayable JSON trace) and coverage.
 
-Rooms: ``adapter`` (the interface), ``reference`` (the model as a target), ``mutants``
+Rooms: ``adapter`` (the interface), ``contract`` (what environment controls receive and answer;
+``contract_doc`` writes it out), ``reference`` (the model as a target), ``mutants``
 (seeded-bug targets), ``targets`` (naming targets), ``identity`` (ID mapping and reply
 comparison), ``checker`` (possible worlds), ``session`` (one target, step by step),
 ``steps`` and ``traces`` (written forms), ``generator`` (drawing steps, swarm testing),

@@ -10,6 +10,12 @@ kinds of things, and nothing else:
   :class:`EnvironmentReply` saying whether it happened and which ID it created;
 * letting time pass (:meth:`Target.wait`), so that asynchronous work can progress;
 * declaring its :class:`Capabilities`: the engine only generates steps a target can perform.
+  The set-up controls (:data:`SETUP_CONTROLS`) build the starting account and are never drawn
+  as steps unless :attr:`Capabilities.real_setup` says the target really performs them, so a
+  target may fake them.
+
+What each environment control receives and must answer is :mod:`.contract`, written out in
+``docs/reference/environment-events.md``; the whole contract is ``docs/adapters.md``.
 
 An operation answered as *not implemented* (the four signatures real emulators use, see
 :func:`unsupported_signature`) is recorded as unsupported, distinct from pass and fail.
@@ -132,7 +138,10 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         """Perform one environment control. ``args`` hold the target's own IDs (clusters, HSMs,
-        backups, keys), Availability Zone names, numbers, and passwords."""
+        backups, keys), Availability Zone names, numbers, and passwords, in the order
+        :data:`.steps.ENVIRONMENT_ARGUMENTS` lists them. Answer whether it happened and what it
+        created (:data:`.contract.CREATES`: a new ID, or the trust anchor for ``initialize_cluster``);
+        a reply that breaks this is the adapter's error (:func:`.contract.environment_reply_problem`)."""
 
     @abc.abstractmethod
     def wait(self, seconds: float) -> None:

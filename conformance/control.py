@@ -28,7 +28,9 @@ steps. The protocol, version 1:
     forgets every store, key, cluster and fault: a fresh, empty account. Answer ``{}``.
 
 Errors are AWS-shaped: a 4xx status and ``{"__type": "ValidationException", "message": ...}``
-(unknown event, wrong arguments, bad JSON). A spoiled answer (reset or closed connection,
+(unknown event, wrong arguments, bad JSON); to ckspec, such an error or an answer out of
+protocol from ``/environment``, ``/wait`` or ``/reset`` is a :class:`ControlError`, an
+:class:`~.adapter.AdapterError` the CLI reports in one line with exit 2. A spoiled answer (reset or closed connection,
 timeout, cut or non-JSON body, a 5xx, throttling) is a :class:`~.transport.TransportFault`:
 ``GET /_ckspec`` and ``/reset`` are retried (they change nothing, or the same thing again),
 ``/environment`` and ``/wait`` are not (their outcome is unknown). Only the emulator's address should be able to
