@@ -119,8 +119,8 @@ class Capabilities:
             raise ValueError(f"Capabilities: environment must include the set-up controls {sorted(missing)}")
         stray = self.real_setup - SETUP_CONTROLS
         if stray:
-            raise ValueError(f"Capabilities: real_setup names only set-up controls ({', '.join(sorted(SETUP_CONTROLS))}),"
-                             f" not {', '.join(sorted(stray))}")
+            raise ValueError(f"Capabilities: real_setup names only set-up controls "
+                             f"({', '.join(sorted(SETUP_CONTROLS))}), not {', '.join(sorted(stray))}")
 
 
 class Target(abc.ABC):

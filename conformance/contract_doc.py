@@ -55,7 +55,8 @@ def render() -> str:
         raise ValueError(f"EVENTS and ENVIRONMENT_ARGUMENTS disagree on {sorted(missing)}")
     unknown = {k for kinds in ENVIRONMENT_ARGUMENTS.values() for k in kinds} - set(ARGUMENT_KINDS)
     if unknown or set(CREATES) - set(EVENTS):
-        raise ValueError(f"undescribed argument kinds {sorted(unknown)} or creations {sorted(set(CREATES) - set(EVENTS))}")
+        raise ValueError(f"undescribed argument kinds {sorted(unknown)}, or creations of no event "
+                         f"{sorted(set(CREATES) - set(EVENTS))}")
     lines = [
         "# Environment events",
         "",
@@ -72,7 +73,8 @@ def render() -> str:
         "  Raise `NotImplementedError` for an event you cannot perform (it is reported as unsupported).",
         "- The five **set-up controls**",
         f"  ({', '.join(f'`{e}`' for e in sorted(SETUP_CONTROLS))})",
-        "  build the starting account (three ACTIVE clusters, each with two HSMs and kmsuser) and must be applied there.",
+        "  build the starting account (three ACTIVE clusters, each with two HSMs and kmsuser) and must be",
+        "  applied there.",
         "  They are *set-up-only* (never drawn as steps, so a thin fake is fine) unless listed in",
         "  `Capabilities.real_setup`.",
         "- A reply that breaks this (a refused set-up control, a missing, non-text or reused `created`) stops",
@@ -86,7 +88,8 @@ def render() -> str:
     ]
     used = {k for kinds in ENVIRONMENT_ARGUMENTS.values() for k in kinds}
     lines += [f"| `{kind}` | {a.type} | {_cell(a.meaning)} |" for kind, a in ARGUMENT_KINDS.items() if kind in used]
-    lines += ["", "## Summary", "", "| event | arguments | `created` | set-up control | rules |", "|---|---|---|---|---|"]
+    lines += ["", "## Summary", "", "| event | arguments | `created` | set-up control | rules |",
+              "|---|---|---|---|---|"]
     for name, ev in EVENTS.items():
         created = CREATES.get(name, "")
         lines.append(f"| [`{name}`](#{name}) | {_arguments(name)} | {created and f'`{created}`' or '-'}"
