@@ -14,7 +14,6 @@ contract; the session reports that as the adapter's fault (an
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 import attrs
@@ -75,11 +74,9 @@ def shown_call(adapter: str, event: str, args: tuple[Any, ...]) -> str:
     return f"{adapter}.environment({event!r}, ({shown}))"
 
 
-def environment_reply_problem(event: str, reply: EnvironmentReply, *, setting_up: bool,
-                              taken: Collection[Any] = ()) -> str | None:
+def environment_reply_problem(event: str, reply: EnvironmentReply, *, setting_up: bool) -> str | None:
     """What makes ``reply`` to ``event`` break the contract, or None. ``setting_up``: the engine is
-    building its starting account, where every set-up control must be applied; ``taken``: the
-    identifiers the target already gave for something else."""
+    building its starting account, where every set-up control must be applied."""
     if not isinstance(reply.applied, bool):
         return f"returned applied={reply.applied!r}: EnvironmentReply.applied must be True or False"
     if setting_up and not reply.applied and event in SETUP_CONTROLS:
@@ -94,7 +91,11 @@ def environment_reply_problem(event: str, reply: EnvironmentReply, *, setting_up
     if not isinstance(created, str) or not created.strip():
         return (f"returned applied=True with created={created!r}: EnvironmentReply.created must hold "
                 f"{created_must_hold(event)}")
-    if created in taken:
-        return (f"returned created={created!r}, which the target already gave for something else: "
-                f"EnvironmentReply.created must hold {created_must_hold(event)}, a new one each time")
     return None
+
+
+def reused_problem(event: str, created: str) -> str:
+    """The contract broken by a creation (one the model allows) whose ``created`` the target
+    already gave for something else."""
+    return (f"returned created={created!r}, which the target already gave for something else: "
+            f"EnvironmentReply.created must hold {created_must_hold(event)}, a new one each time")

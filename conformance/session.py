@@ -24,7 +24,7 @@ from ckspec.model.world import AVAILABILITY_ZONES
 from .adapter import (AdapterError, EnvironmentReply, Reply, Target, TargetUnreachable, reply_problem,
                       unsupported_signature)
 from .checker import Inconclusive, Mismatch, Nonconformance, PossibleWorlds
-from .contract import environment_reply_problem, shown_call
+from .contract import CREATES, environment_reply_problem, reused_problem, shown_call
 from .coverage import Coverage
 from .faked import FakedSetUp
 from .identity import Binding
@@ -259,20 +259,25 @@ class Session:
         if not isinstance(reply, EnvironmentReply):
             raise AdapterError(f"{_adapter(self.target)}.environment({step.event!r}) returned "
                                f"{type(reply).__name__}, not a ckspec.conformance.EnvironmentReply")
-        broken = environment_reply_problem(step.event, reply, setting_up=self._setting_up,
-                                           taken=self.binding.to_model.keys())
+        broken = environment_reply_problem(step.event, reply, setting_up=self._setting_up)
+        reused = reply.applied and step.event in CREATES and reply.created in self.binding.to_model
         if broken:  # the adapter's own environment(), not the implementation: never a rule verdict
-            raise AdapterError(f"{shown_call(_adapter(self.target), step.event, target_args)} {broken} "
-                               f"(see docs/reference/environment-events.md)")
+            raise self._broken_environment(step.event, target_args, broken)
         try:
             matched = self.worlds.observe_environment(Environment(step.event, model_args), reply, self.binding)
-        except Nonconformance as exc:
+        except Nonconformance as exc:  # the model refuses the event: its verdict comes first
             raise self._failure(exc.failure) from None
+        if reused:  # the model allows the creation, but the "new" identifier is an old one
+            raise self._broken_environment(step.event, target_args, reused_problem(step.event, reply.created))
         rules = EVENTS[step.event].rules
         self.coverage.record_environment(step.event, reply.applied, rules)
         if reply.applied and matched.outcomes:
             self.path_rules.extend(r for r in rules if r not in self.path_rules)
         return reply.applied
+
+    def _broken_environment(self, event: str, target_args: tuple[Any, ...], problem: str) -> AdapterError:
+        return AdapterError(f"{shown_call(_adapter(self.target), event, target_args)} {problem} "
+                            f"(see docs/reference/environment-events.md)")
 
     def _settle(self) -> None:
         before = self.worlds.worlds
