@@ -114,7 +114,10 @@ class ControlClient:
             return None
 
     def environment(self, event: str, args: tuple[Any, ...]) -> tuple[bool, str | None]:
-        data = self._post("/environment", {"event": event, "args": list(args)})
+        try:
+            data = self._post("/environment", {"event": event, "args": list(args)})
+        except ControlError as exc:  # named by its event; the arguments may hold a password
+            raise ControlError(f"{exc} (event {event})") from None
         applied, created = data.get("applied"), data.get("created")
         if not isinstance(applied, bool) or not (created is None or isinstance(created, str)):
             raise ControlError(f"{PREFIX}/environment {event}: the answer {_shape(data)} is not "

@@ -14,6 +14,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 from foreign_emulators import Kms, _handler
 
 from ckspec.main import main
@@ -53,7 +54,7 @@ def test_the_pages_links_resolve():
 
 
 def _with_control(kms: Kms, events: tuple[str, ...] = (),
-                  environment: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> type:
+                  environment: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]] | None = None) -> type:
     """The foreign emulator's own handler, with /_ckspec as docs/adapters.md describes it."""
     class Handler(_handler(kms)):
         def do_GET(self) -> None:  # noqa: N802
@@ -74,7 +75,7 @@ def _with_control(kms: Kms, events: tuple[str, ...] = (),
             if route == "wait":
                 return self._send(200, {"now": 0.0})
             if route == "environment" and environment is not None:
-                return self._send(200, environment(body))
+                return self._send(*environment(body))
             return self._send(400, {"__type": "ValidationException", "message": f"no route {self.path}"})
     return Handler
 
@@ -102,9 +103,14 @@ def test_the_smallest_control_extension_resets_the_emulator(capsys):
     assert doc["isolation"]["kind"] == "reset" and "/_ckspec/reset" in doc["isolation"]["how"]
 
 
-def test_a_control_endpoint_that_breaks_the_protocol_is_a_usage_error(capsys):
+@pytest.mark.parametrize("answer, says", [
+    ((200, {"applied": "yes"}), "/_ckspec/environment kmsuser_logs_in: the answer {'applied': str} is not"),
+    ((400, {"__type": "ValidationException", "message": "args?"}),
+     "/_ckspec/environment: HTTP 400 ValidationException: args? (event kmsuser_logs_in)"),
+])
+def test_a_control_endpoint_that_breaks_the_protocol_is_a_usage_error(capsys, answer, says):
     """Not an internal error, not a rule verdict: the endpoint's /_ckspec/environment answer is named."""
-    with _serving(_with_control(Kms(bugs=frozenset()), ("kmsuser_logs_in",), lambda body: {"applied": "yes"})) as url:
+    with _serving(_with_control(Kms(bugs=frozenset()), ("kmsuser_logs_in",), lambda body: answer)) as url:
         code, _, err = _run(capsys, "check", "--target", url, "--examples", "30", "--seed", "1", "--no-save")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
-    assert "/_ckspec/environment kmsuser_logs_in: the answer {'applied': str} is not" in err
+    assert says in err
