@@ -5,7 +5,8 @@ Hypothesis-generated step sequences, checks every observation against the set of
 worlds still possible (:mod:`.checker`), and reports failures with the rule IDs involved, a
 minimal reproduction (a runnable program and a replayable JSON trace) and coverage.
 
-Rooms: ``adapter`` (the interface), ``reference`` (the model as a target), ``mutants``
+Rooms: ``adapter`` (the interface), ``contract`` (what environment controls receive and answer;
+``contract_doc`` writes it out), ``reference`` (the model as a target), ``mutants``
 (seeded-bug targets), ``targets`` (naming targets), ``identity`` (ID mapping and reply
 comparison), ``checker`` (possible worlds), ``session`` (one target, step by step),
 ``steps`` and ``traces`` (written forms), ``generator`` (drawing steps, swarm testing),
@@ -15,7 +16,7 @@ comparison), ``checker`` (possible worlds), ``session`` (one target, step by ste
 ``reply_checks``): recording what a real program did, and checking it as an observer.
 """
 
-from .adapter import (AdapterError, Capabilities, EnvironmentReply, Reply, Target, TargetUnreachable,
+from .adapter import (SETUP_CONTROLS, AdapterError, Capabilities, EnvironmentReply, Reply, Target, TargetUnreachable,
                       unsupported_signature)
 from .checker import Inconclusive, Nonconformance
 from .engine import CheckOptions, Failure, RunResult, check, replay
@@ -27,6 +28,6 @@ from .targets import TargetNameError, TargetSpec, load_target
 __all__ = [
     "AdapterError", "Capabilities", "CheckOptions", "EnvironmentReply", "Failure", "Inconclusive", "MUTANTS",
     "Nonconformance",
-    "ReferenceTarget", "Reply", "RunResult", "Session", "Target", "TargetNameError", "TargetSpec",
+    "ReferenceTarget", "Reply", "RunResult", "SETUP_CONTROLS", "Session", "Target", "TargetNameError", "TargetSpec",
     "TargetUnreachable", "check", "load_target", "password", "replay", "unsupported_signature",
 ]

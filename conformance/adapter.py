@@ -10,6 +10,12 @@ kinds of things, and nothing else:
   :class:`EnvironmentReply` saying whether it happened and which ID it created;
 * letting time pass (:meth:`Target.wait`), so that asynchronous work can progress;
 * declaring its :class:`Capabilities`: the engine only generates steps a target can perform.
+  The set-up controls (:data:`SETUP_CONTROLS`) build the starting account and are never drawn
+  as steps unless :attr:`Capabilities.real_setup` says the target really performs them, so a
+  target may fake them.
+
+What each environment control receives and must answer is :mod:`.contract`, written out in
+``docs/reference/environment-events.md``; the whole contract is ``docs/adapters.md``.
 
 An operation answered as *not implemented* (the four signatures real emulators use, see
 :func:`unsupported_signature`) is recorded as unsupported, distinct from pass and fail.
@@ -27,7 +33,8 @@ from typing import Any, Mapping
 import attrs
 
 #: The environment controls the engine needs to build its starting account (three ready
-#: clusters with kmsuser): every target must support them, even as thin fakes.
+#: clusters with kmsuser): every target must list them, even as thin fakes. They are
+#: *set-up-only* unless the target names them in :attr:`Capabilities.real_setup`.
 SETUP_CONTROLS = frozenset({"create_cluster", "create_hsm", "initialize_cluster", "activate_cluster", "create_kmsuser"})
 
 
@@ -83,17 +90,23 @@ class Capabilities:
     controlled_clock: bool = False
     #: :meth:`Target.wait` can let days pass (the 7 to 30 day key deletion window)
     time_travel: bool = False
-    #: set-up controls the target performs only to build the starting account, never as a
-    #: generated step: thin fakes (a control the target cannot really perform, answered as
-    #: done), or a real account's borrowed clusters. A fake drawn later (a second activation)
-    #: would claim what the model refuses.
-    setup_only: frozenset[str] = frozenset()
+    #: the set-up controls the target really performs, so that the engine may also draw them as
+    #: generated steps (a second cluster, an HSM added later, an activation refused because the
+    #: cluster is already ACTIVE). Every set-up control *not* named here is set-up-only: performed
+    #: to build the starting account and never drawn again, so a thin fake (answered as done
+    #: whatever the state) is never judged. Pass :data:`SETUP_CONTROLS` when all five are real.
+    real_setup: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     #: the custom key store quota an example starts with (CREATE-09, Q-01): 10, less the stores
     #: a shared account already holds that the example cannot see (prefix isolation)
     quota: int = 10
     #: the longest valid CustomKeyStoreName the target can be sent as drawn: 256, less the
     #: example's name prefix under prefix isolation (a longer one cannot be tried)
     name_room: int = 256
+
+    @property
+    def setup_only(self) -> frozenset[str]:
+        """The set-up controls performed only to build the starting account, never drawn as steps."""
+        return SETUP_CONTROLS - self.real_setup
 
     @property
     def generated_environment(self) -> frozenset[str]:
@@ -104,6 +117,10 @@ class Capabilities:
         missing = SETUP_CONTROLS - self.environment
         if missing:
             raise ValueError(f"Capabilities: environment must include the set-up controls {sorted(missing)}")
+        stray = self.real_setup - SETUP_CONTROLS
+        if stray:
+            raise ValueError(f"Capabilities: real_setup names only set-up controls "
+                             f"({', '.join(sorted(SETUP_CONTROLS))}), not {', '.join(sorted(stray))}")
 
 
 class Target(abc.ABC):
@@ -121,7 +138,10 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def environment(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         """Perform one environment control. ``args`` hold the target's own IDs (clusters, HSMs,
-        backups, keys), Availability Zone names, numbers, and passwords."""
+        backups, keys), Availability Zone names, numbers, and passwords, in the order
+        :data:`.steps.ENVIRONMENT_ARGUMENTS` lists them. Answer whether it happened and what it
+        created (:data:`.contract.CREATES`: a new ID, or the trust anchor for ``initialize_cluster``);
+        a reply that breaks this is the adapter's error (:func:`.contract.environment_reply_problem`)."""
 
     @abc.abstractmethod
     def wait(self, seconds: float) -> None:

@@ -94,8 +94,8 @@ class AwsTarget(BotoTarget):
                              "prefix", "each example's store names carry its own prefix, listings show only its own "
                                        "stores, and what it created is written to the ledger and removed"))
         self.names = NamePrefix(self.prefix)
-        self.capabilities = Capabilities(operations=self.capabilities.operations, environment=SETUP_CONTROLS,
-                                         setup_only=SETUP_CONTROLS)  # your clusters are never changed
+        self.capabilities = Capabilities(operations=self.capabilities.operations, environment=SETUP_CONTROLS)
+        # no real_setup: the set-up controls borrow your clusters, which are never changed
 
     def __repr__(self) -> str:  # never the password
         return f"AwsTarget(region={self.region!r}, clusters={sorted(self.borrowed)}, prefix={self.prefix!r})"

@@ -31,6 +31,7 @@ from ckspec.model.environment import EVENTS
 from ckspec.model.responses import in_current_shape
 
 from .adapter import EnvironmentReply, Reply
+from .contract import CREATES
 from .diagnosis import Diagnosis, Transition, diagnose_call, diagnose_environment
 from .identity import Binding, difference
 
@@ -375,16 +376,13 @@ def _call_mismatch(call: Call, reply: Reply, reasons: list[tuple[Outcome, str]],
 
 def created_identifier(before: World, after: World, event: Environment) -> str | None:
     """The model's identifier for what an environment event created, to bind the target's to."""
-    if event.event in ("create_cluster", "restore_backup") and after.serial != before.serial:
-        return ids.cluster_id(after.serial)
-    if event.event in ("create_hsm", "create_hsm_from_older_backup") and after.serial != before.serial:
-        return ids.hsm_id(after.serial)
-    if event.event == "backup_cluster" and after.serial != before.serial:
-        return ids.backup_id(after.serial)
-    if event.event == "initialize_cluster":
+    kind = CREATES.get(event.event)  # the one table of what each control creates
+    if kind == "trust_anchor":
         cluster = after.cluster(event.args[0])
         return cluster.trust_anchor if cluster else None
-    return None
+    if kind is None or after.serial == before.serial:
+        return None
+    return {"cluster": ids.cluster_id, "hsm": ids.hsm_id, "backup": ids.backup_id}[kind](after.serial)
 
 
 def _pending(world: World, kinds: frozenset[str]) -> bool:

@@ -28,7 +28,9 @@ steps. The protocol, version 1:
     forgets every store, key, cluster and fault: a fresh, empty account. Answer ``{}``.
 
 Errors are AWS-shaped: a 4xx status and ``{"__type": "ValidationException", "message": ...}``
-(unknown event, wrong arguments, bad JSON). A spoiled answer (reset or closed connection,
+(unknown event, wrong arguments, bad JSON); to ckspec, such an error or an answer out of
+protocol from ``/environment``, ``/wait`` or ``/reset`` is a :class:`ControlError`, an
+:class:`~.adapter.AdapterError` the CLI reports in one line with exit 2. A spoiled answer (reset or closed connection,
 timeout, cut or non-JSON body, a 5xx, throttling) is a :class:`~.transport.TransportFault`:
 ``GET /_ckspec`` and ``/reset`` are retried (they change nothing, or the same thing again),
 ``/environment`` and ``/wait`` are not (their outcome is unknown). Only the emulator's address should be able to
@@ -46,6 +48,7 @@ from typing import Any
 
 import attrs
 
+from .adapter import AdapterError
 from .transport import ATTEMPTS, FaultRecord, TransportFault, classify_exception, raw_text
 
 PREFIX = "/_ckspec"
@@ -54,8 +57,10 @@ VERSION = 1
 CLOCKS = ("real", "manual")
 
 
-class ControlError(Exception):
-    """The test-control extension answered with an error (or not in protocol)."""
+class ControlError(AdapterError):
+    """The test-control extension answered with an error (or not in protocol): the target broke
+    the extension's contract, which the CLI reports in one line with exit 2 (USAGE), as it does
+    for an adapter class that breaks the interface."""
 
 
 @attrs.frozen
@@ -109,10 +114,14 @@ class ControlClient:
             return None
 
     def environment(self, event: str, args: tuple[Any, ...]) -> tuple[bool, str | None]:
-        data = self._post("/environment", {"event": event, "args": list(args)})
+        try:
+            data = self._post("/environment", {"event": event, "args": list(args)})
+        except ControlError as exc:  # named by its event; the arguments may hold a password
+            raise ControlError(f"{exc} (event {event})") from None
         applied, created = data.get("applied"), data.get("created")
         if not isinstance(applied, bool) or not (created is None or isinstance(created, str)):
-            raise ControlError(f"environment {event}: answer is not {{applied, created}}")
+            raise ControlError(f"{PREFIX}/environment {event}: the answer {_shape(data)} is not "
+                               f'{{"applied": true|false, "created": ID or null}}')
         return applied, created
 
     def wait(self, seconds: float) -> float:
@@ -169,3 +178,8 @@ class ControlClient:
     def _fault(self, record: FaultRecord) -> TransportFault:
         self.faults.append(record)
         return TransportFault(record)
+
+
+def _shape(data: Mapping[str, Any]) -> str:
+    """An answer's members and their types (never their values: an echoed password stays unshown)."""
+    return "{" + ", ".join(f"{k!r}: {type(v).__name__}" for k, v in list(data.items())[:6]) + "}"

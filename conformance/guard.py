@@ -10,7 +10,9 @@ says how), and turns misbehaviour into the two errors the CLI reports in one lin
   call is named, and no later call is tried;
 * :class:`~.adapter.AdapterError` (exit 2) when the constructor or an environment control
   raises, when anything raises ``SystemExit``, or when ``capabilities`` is not a
-  :class:`~.adapter.Capabilities`.
+  :class:`~.adapter.Capabilities`. The session raises it too for a reply that breaks the
+  interface: a malformed :class:`~.adapter.Reply`, or an environment reply that breaks
+  :mod:`.contract` (a refused set-up control, a missing or reused ``created``).
 
 An exception from :meth:`Target.call` passes through unchanged: the session judges a crash of
 the implementation as an answer no world explains (ERR-01).

@@ -29,7 +29,7 @@ from ckspec.model.environment import EVENTS
 from ckspec.model.facts import MARKER_PREFIX
 from ckspec.model.transitions import CALLS
 
-from .adapter import Capabilities, EnvironmentReply, Reply, Target
+from .adapter import SETUP_CONTROLS, Capabilities, EnvironmentReply, Reply, Target
 from .checker import memoised_outcomes, possible
 from .identity import ID_FIELDS
 from .memo import BoundedMemo
@@ -163,7 +163,8 @@ class ReferenceTarget(Target):
         if not (0 <= work_delay < float("inf") and 0 <= lag_delay < float("inf")):
             raise ValueError("ReferenceTarget: work_delay and lag_delay are finite numbers of seconds >= 0")
         self.capabilities = Capabilities(operations=frozenset(CALLS), environment=frozenset(EVENTS),
-                                         controlled_clock=controlled_clock, time_travel=True)
+                                         controlled_clock=controlled_clock, time_travel=True,
+                                         real_setup=SETUP_CONTROLS)  # the model performs them all
         self.rng = random.Random(seed)
         self.delays, self.choices, self.lag = delays, choices, lag
         #: seconds until a connection attempt or a disconnect completes, and until reads catch up

@@ -24,6 +24,7 @@ from ckspec.model.world import AVAILABILITY_ZONES
 from .adapter import (AdapterError, EnvironmentReply, Reply, Target, TargetUnreachable, reply_problem,
                       unsupported_signature)
 from .checker import Inconclusive, Mismatch, Nonconformance, PossibleWorlds
+from .contract import CREATES, environment_reply_problem, reused_problem, shown_call
 from .coverage import Coverage
 from .faked import FakedSetUp
 from .identity import Binding
@@ -114,6 +115,8 @@ class Session:
         self.faked: FakedSetUp | None = None
         #: answers only faked set-up explains: one line each, naming the rules the strict worlds blamed
         self.faked_setup: list[str] = []
+        #: the starting account is being built (:meth:`setup`): every set-up control must be applied
+        self._setting_up = False
 
     @classmethod
     def open(cls, target: str, seed: int = 0, **options: Any) -> "Session":
@@ -133,8 +136,12 @@ class Session:
 
     # --- the program API ---------------------------------------------------------------------------
     def setup(self) -> None:
-        for step in setup_steps():
-            self._run(step)
+        self._setting_up = True
+        try:
+            for step in setup_steps():
+                self._run(step)
+        finally:
+            self._setting_up = False
         self.path_rules.clear()  # the path to a failure starts after the starting account
         if getattr(self.target, "faked", None):  # the target never saw the starting account's clusters
             self.faked = FakedSetUp(self.worlds)
@@ -252,15 +259,25 @@ class Session:
         if not isinstance(reply, EnvironmentReply):
             raise AdapterError(f"{_adapter(self.target)}.environment({step.event!r}) returned "
                                f"{type(reply).__name__}, not a ckspec.conformance.EnvironmentReply")
+        broken = environment_reply_problem(step.event, reply, setting_up=self._setting_up)
+        reused = reply.applied and step.event in CREATES and reply.created in self.binding.to_model
+        if broken:  # the adapter's own environment(), not the implementation: never a rule verdict
+            raise self._broken_environment(step.event, target_args, broken)
         try:
             matched = self.worlds.observe_environment(Environment(step.event, model_args), reply, self.binding)
-        except Nonconformance as exc:
+        except Nonconformance as exc:  # the model refuses the event: its verdict comes first
             raise self._failure(exc.failure) from None
+        if reused:  # the model allows the creation, but the "new" identifier is an old one
+            raise self._broken_environment(step.event, target_args, reused_problem(step.event, reply.created))
         rules = EVENTS[step.event].rules
         self.coverage.record_environment(step.event, reply.applied, rules)
         if reply.applied and matched.outcomes:
             self.path_rules.extend(r for r in rules if r not in self.path_rules)
         return reply.applied
+
+    def _broken_environment(self, event: str, target_args: tuple[Any, ...], problem: str) -> AdapterError:
+        return AdapterError(f"{shown_call(_adapter(self.target), event, target_args)} {problem} "
+                            f"(see docs/reference/environment-events.md)")
 
     def _settle(self) -> None:
         before = self.worlds.worlds

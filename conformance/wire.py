@@ -143,7 +143,7 @@ class BotoTarget(Target):
         self.capabilities = Capabilities(
             operations=frozenset(CALLS), environment=frozenset(self._by_event) | SETUP_CONTROLS,
             controlled_clock=self.info is not None and self.info.clock == "manual",
-            time_travel=self.info is not None and self.info.time_travel, setup_only=self._fakes(),
+            time_travel=self.info is not None and self.info.time_travel, real_setup=self._real_setup(),
             quota=QUOTA - min(QUOTA, self._foreign_at_start),
             name_room=MAX_NAME_LENGTH - (len(self.names.prefix) if self.names is not None else 0))
 
@@ -292,11 +292,11 @@ class BotoTarget(Target):
                 found[event] = getattr(self, f"_{event}")
         return found
 
-    def _fakes(self) -> frozenset[str]:
-        """The set-up controls nothing at this target performs: faked for the starting account."""
+    def _real_setup(self) -> frozenset[str]:
+        """The set-up controls this target performs (the others are faked for the starting account)."""
         real = (self.info.events if self.info is not None else frozenset()) | (
             CLOUDHSM_EVENTS if self.has_cloudhsm else frozenset())
-        return SETUP_CONTROLS - real
+        return SETUP_CONTROLS & real
 
     def _controlled(self, event: str, args: tuple[Any, ...]) -> EnvironmentReply:
         applied, created = self.control.environment(event, args)

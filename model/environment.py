@@ -434,6 +434,7 @@ def sessions_exhausted(world: World, cluster_id: int) -> World | None:
 
 @event(("CRYPTO-04",), _clusters, repair=True)
 def sessions_freed(world: World, cluster_id: int) -> World | None:
+    """The burst ends: the cluster's PKCS #11 sessions are free again (CRYPTO-04)."""
     c = world.cluster(cluster_id)
     if c is None or not c.sessions_exhausted:
         return None
@@ -448,6 +449,7 @@ def network_fault_begins(world: World) -> World | None:
 
 @event(("CEC-06",), _nothing, repair=True)
 def network_fault_ends(world: World) -> World | None:
+    """The transient network problem between KMS and the clusters ends (CEC-06)."""
     return attrs.evolve(world, network_fault=False) if world.network_fault else None
 
 
@@ -459,6 +461,7 @@ def internal_fault_begins(world: World) -> World | None:
 
 @event(("CEC-04",), _nothing, repair=True)
 def internal_fault_ends(world: World) -> World | None:
+    """KMS stops failing internally (CEC-04)."""
     return attrs.evolve(world, internal_fault=False) if world.internal_fault else None
 
 

@@ -67,7 +67,8 @@ def test_with_a_real_clock_a_fast_connect_is_one_of_the_possible_worlds():
     next Describe is allowed; the checker keeps both worlds until an observation decides."""
     s, store = _session("mutant:TR-01")
     s.capabilities = type(s.capabilities)(operations=s.capabilities.operations,
-                                          environment=s.capabilities.environment, controlled_clock=False)
+                                          environment=s.capabilities.environment, controlled_clock=False,
+                                          real_setup=s.capabilities.real_setup)
     s.call("ConnectCustomKeyStore", CustomKeyStoreId=store)
     assert len(s.worlds.worlds) == 1
     s.call("DescribeCustomKeyStores")
