@@ -11,19 +11,26 @@ from ckspec.main import main
 from ckspec.model.catalog import rules
 from ckspec.model.catalog.sources import cite, source
 
-#: keys that name a source with no page of its own (the Smithy model, botocore's own files)
-_NO_PAGE = ("SMITHY", "botocore:")
+#: where the keys that are not AWS documentation pages live (AWS's Smithy model, botocore's data)
+_REPOSITORIES = {"SMITHY": "https://github.com/aws/api-models-aws/", "botocore": "https://github.com/boto/botocore/"}
 
 
-def test_every_page_source_has_an_https_url_on_aws_docs():
-    keys = {k for r in rules() for k in r.sources}
-    for key in keys:
+def test_every_catalogued_source_key_maps_to_a_public_url():
+    """No key of rules.toml is left unmapped: each becomes an https URL, on AWS's documentation
+    for the documentation keys, on AWS's or botocore's public repository for the model keys."""
+    unmapped = []
+    for key in sorted({k for r in rules() for k in r.sources}):
         found = source(key)
-        if key.split(":")[0] in ("API", "DG", "UG", "EX"):
-            assert found.url and found.url.startswith("https://docs.aws.amazon.com/"), key
-            assert " " not in found.url, key
-        elif key.startswith(_NO_PAGE):
-            assert found.url is None and found.title == key
+        kind = key.split(":")[0]
+        where = _REPOSITORIES.get(kind, "https://docs.aws.amazon.com/")
+        if not (found.url and found.url.startswith(where) and " " not in found.url):
+            unmapped.append(key)
+    assert unmapped == []
+
+
+def test_a_key_of_an_unknown_kind_is_named_without_a_url():
+    found = source("RFC:5280")
+    assert (found.key, found.title, found.url) == ("RFC:5280", "RFC:5280", None)
 
 
 @pytest.mark.parametrize("key, url", [
@@ -38,8 +45,24 @@ def test_every_page_source_has_an_https_url_on_aws_docs():
      "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateCustomKeyStore.html"
      "#KMS-CreateCustomKeyStore-request-TrustAnchorCertificate"),
     ("CH:DeleteCluster", "https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_DeleteCluster.html"),
-    # an error shape has no page of its own: named, not linked
-    ("SHAPE:CustomKeyStoreInvalidStateException", None),
+    # an error shape has no page of its own: the Errors section of a custom key store operation raising it
+    ("SHAPE:CustomKeyStoreInvalidStateException",
+     "https://docs.aws.amazon.com/kms/latest/APIReference/API_ConnectCustomKeyStore.html"
+     "#API_ConnectCustomKeyStore_Errors"),
+    ("SHAPE:CustomKeyStoreHasCMKsException",
+     "https://docs.aws.amazon.com/kms/latest/APIReference/API_DeleteCustomKeyStore.html"
+     "#API_DeleteCustomKeyStore_Errors"),
+    ("SHAPE:*Exception", "https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html"),
+    # a simple type: the member of the data type it is named after
+    ("SHAPE:ConnectionStateType", "https://docs.aws.amazon.com/kms/latest/APIReference/API_CustomKeyStoresListEntry.html"
+                                  "#KMS-Type-CustomKeyStoresListEntry-ConnectionState"),
+    ("CH:ClusterState", "https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_Cluster.html"
+                        "#CloudHSMv2-Type-Cluster-State"),
+    ("EX:CreateCustomKeyStore", "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateCustomKeyStore.html"
+                                "#API_CreateCustomKeyStore_Examples"),
+    ("SMITHY", "https://github.com/aws/api-models-aws/tree/main/models/kms"),
+    ("botocore:paginators-1.json",
+     "https://github.com/boto/botocore/blob/develop/botocore/data/kms/2014-11-01/paginators-1.json"),
 ])
 def test_source_keys_expand(key, url):
     assert source(key).url == url
@@ -64,8 +87,11 @@ def test_rules_json_includes_sources(capsys):
     assert main(["rules", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["rules"]
     first = next(r for r in listed if r["id"] == "CS-01")
-    assert first["sources"][0] == {"key": "SHAPE:ConnectionStateType",
-                                   "title": "KMS service model (botocore): shape ConnectionStateType", "url": None}
+    assert first["sources"][0] == {
+        "key": "SHAPE:ConnectionStateType",
+        "title": "KMS API Reference: ConnectionStateType, the type of CustomKeyStoresListEntry.ConnectionState",
+        "url": "https://docs.aws.amazon.com/kms/latest/APIReference/API_CustomKeyStoresListEntry.html"
+               "#KMS-Type-CustomKeyStoresListEntry-ConnectionState"}
 
 
 @pytest.mark.parametrize("arg", ["CONNECT-" + "99", "connect06", "--"])
