@@ -4,11 +4,12 @@ docs), and `ckspec rules ID` shows one rule whole."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from ckspec.main import main
-from ckspec.model.catalog import rules
+from ckspec.model.catalog import REPO_DIR, rules, where_encoded
 from ckspec.model.catalog.sources import cite, source
 
 #: where the keys that are not AWS documentation pages live (AWS's Smithy model, botocore's data)
@@ -23,7 +24,7 @@ def test_every_catalogued_source_key_maps_to_a_public_url():
         found = source(key)
         kind = key.split(":")[0]
         where = _REPOSITORIES.get(kind, "https://docs.aws.amazon.com/")
-        if not (found.url and found.url.startswith(where) and " " not in found.url):
+        if not (found.url and found.url.startswith(where) and not set(" *?") & set(found.url)):
             unmapped.append(key)
     assert unmapped == []
 
@@ -52,6 +53,8 @@ def test_a_key_of_an_unknown_kind_is_named_without_a_url():
     ("SHAPE:CustomKeyStoreHasCMKsException",
      "https://docs.aws.amazon.com/kms/latest/APIReference/API_DeleteCustomKeyStore.html"
      "#API_DeleteCustomKeyStore_Errors"),
+    ("API:*", "https://docs.aws.amazon.com/kms/latest/APIReference/API_Operations.html"),
+    ("API:*CustomKeyStore*", "https://docs.aws.amazon.com/kms/latest/APIReference/API_Operations.html"),
     ("SHAPE:*Exception", "https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html"),
     # a simple type: the member of the data type it is named after
     ("SHAPE:ConnectionStateType", "https://docs.aws.amazon.com/kms/latest/APIReference/API_CustomKeyStoresListEntry.html"
@@ -78,9 +81,42 @@ def test_cite_gives_statement_and_sources():
 def test_rules_id_shows_statement_sources_code_and_tests(capsys):
     assert main(["rules", "cec-03"]) == 0
     out = capsys.readouterr().out
-    assert "CEC-03 (rule, encoded)" in out
-    assert "https://docs.aws.amazon.com/kms/latest/developerguide/fix-keystore.html#fix-keystore-failed" in out
-    assert "model/transitions.py" in out and "tests/test_rules_cec.py" in out
+    assert "CEC-03 (rule, encoded)" in out and "  group: CEC" in out
+    assert ("DG:fix-keystore#fix-keystore-failed: KMS Developer Guide: fix-keystore#fix-keystore-failed "
+            "<https://docs.aws.amazon.com/kms/latest/developerguide/fix-keystore.html#fix-keystore-failed>") in out
+    # the code and the tests that cite it, with the line numbers that do
+    code = where_encoded("CEC-03")["code"]["model/transitions.py"]
+    lines = Path(REPO_DIR, "model/transitions.py").read_text().splitlines()
+    assert code and all("CEC-03" in lines[n - 1] for n in code)
+    assert f"    model/transitions.py:{','.join(map(str, code))}" in out
+    assert "  tests that cite it:" in out and "    tests/test_rules_cec.py:" in out
+
+
+def test_rules_id_shows_why_a_rule_is_not_encoded_and_an_ambiguitys_recommendation(capsys):
+    not_encoded = next(r for r in rules() if r.not_applicable_reason)
+    ambiguity = next(r for r in rules() if r.kind == "ambiguity" and r.recommendation)
+    assert main(["rules", not_encoded.id, ambiguity.id]) == 0
+    out = capsys.readouterr().out
+    assert f"{not_encoded.id} ({not_encoded.kind}, not_applicable)" in out
+    assert f"not encoded: {not_encoded.not_applicable_reason}" in out
+    assert f"recommended model behaviour: {ambiguity.recommendation}" in out
+
+
+def test_rules_id_json_has_sources_and_lines(capsys):
+    assert main(["rules", "CONNECT-06", "--json"]) == 0
+    [rule] = json.loads(capsys.readouterr().out)["rules"]
+    assert any(s["url"] and s["url"].endswith("API_ConnectCustomKeyStore.html") for s in rule["sources"])
+    assert rule["code_lines"] and all(isinstance(n, int) for c in rule["code_lines"] for n in c["lines"])
+    assert {c["file"] for c in rule["code_lines"]} == set(rule["code"])
+    assert {c["file"] for c in rule["tests_lines"]} == set(rule["tests"])
+
+
+@pytest.mark.parametrize("arg, hint", [("connect06", "did you mean CONNECT-06?"), ("CONECT-06", "CONNECT-06"),
+                                       ("banana", "a rule ID looks like CONNECT-06")])
+def test_an_unknown_rule_suggests_the_closest(capsys, arg, hint):
+    assert main(["rules", arg]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and hint in err
 
 
 def test_rules_json_includes_sources(capsys):

@@ -3,7 +3,8 @@
 The catalog cites its sources by key (``rules.toml``'s ``sources``), and every key it holds maps
 to a public page (``tests/test_rule_sources.py`` fails on one that does not):
 
-* ``API:<Op>``: the KMS API Reference page of the operation;
+* ``API:<Op>``: the KMS API Reference page of the operation (a pattern, ``API:*`` or
+  ``API:*CustomKeyStore*``: the API Reference's list of actions);
 * ``SHAPE:<Name>[.<Member>]``: a shape of botocore's KMS service model, which is the text the
   API Reference publishes: a request or response member on its operation's page, a data type
   (and its member's anchor) on its own page. Shapes without a page of their own are linked where
@@ -34,6 +35,7 @@ KMS_API = "https://docs.aws.amazon.com/kms/latest/APIReference/"
 CLOUDHSM_API = "https://docs.aws.amazon.com/cloudhsm/latest/APIReference/"
 KMS_GUIDE = "https://docs.aws.amazon.com/kms/latest/developerguide/"
 KMS_COMMON_ERRORS = KMS_API + "CommonErrors.html"
+KMS_OPERATIONS = KMS_API + "API_Operations.html"
 SMITHY_MODEL = "https://github.com/aws/api-models-aws/tree/main/models/kms"
 BOTOCORE_KMS = "https://github.com/boto/botocore/blob/develop/botocore/data/kms/2014-11-01/"
 CLOUDHSM_GUIDE = "https://docs.aws.amazon.com/cloudhsm/latest/userguide/"
@@ -63,6 +65,9 @@ class Source:
 def source(key: str) -> Source:
     """The source a catalog key names (an unknown kind of key is kept as it is, with no URL)."""
     kind, _, rest = key.partition(":")
+    if kind == "API" and "*" in rest:  # API:* (every operation), API:*CustomKeyStore* (a family of them)
+        what = "every operation" if rest == "*" else f"the {rest} operations"
+        return Source(key, f"KMS API Reference: Actions ({what})", KMS_OPERATIONS)
     if kind == "API" and rest:
         return Source(key, f"KMS API Reference: {rest}", f"{KMS_API}API_{rest}.html")
     if kind == "EX" and rest:
