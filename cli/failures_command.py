@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ckspec.conformance.saved_failures import listing, prune, replay_saved, targets
 
     folder = _folder(args.failures_dir)
-    failures, unreadable = listing(folder, args.target)
+    failures, unreadable = listing(folder, _target_name(args.target))
     options = {"poll_budget": args.poll_budget, "poll_interval": args.poll_interval}
     replayed = None
     if args.action == "prune" or args.check:
@@ -69,6 +69,18 @@ def _folder(path: str) -> Path:
     if not folder.is_dir():
         raise CliError(f"--failures-dir {path!r} is not a folder")
     return folder
+
+
+def _target_name(name: str | None) -> str | None:
+    """--target as the failures record it (a mutant's prefix as its full name)."""
+    from ckspec.conformance import TargetNameError, load_target
+
+    if name is None:
+        return None
+    try:
+        return load_target(name).name
+    except TargetNameError:
+        return name
 
 
 def _with_target(args: argparse.Namespace, name: str) -> argparse.Namespace:

@@ -84,7 +84,7 @@ def test_prune_removes_only_fixed_failures_and_dry_run_removes_none(tmp_path, sa
 def test_prune_only_the_failures_of_one_target(tmp_path, saved, capsys):
     folder, failing = _folder(tmp_path, saved)
     _, fixed = _folder(tmp_path, saved, fixed=True)
-    assert main(["failures", "prune", "--failures-dir", str(folder), "--target", MUTANT]) == 0
+    assert main(["failures", "prune", "--failures-dir", str(folder), "--target", "mutant:CREATE-06"]) == 0
     assert "removed 0 fixed failure(s); kept 1" in capsys.readouterr().out
     assert fixed.exists() and failing.exists()
 
