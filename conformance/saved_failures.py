@@ -86,14 +86,18 @@ def listing(folder: Path, target: str | None = None) -> tuple[list[SavedFailure]
             continue
         if target is not None and trace.target != target:
             continue
-        found.append(SavedFailure(path, trace, _saved(path), hashlib.sha256(data).hexdigest()))
+        found.append(SavedFailure(path, trace, _saved(path, data), hashlib.sha256(data).hexdigest()))
     return sorted(found, key=lambda f: (f.saved, f.path.name)), unreadable
 
 
-def _saved(path: Path) -> str:
-    from .jsonfile import read_json
+def _saved(path: Path, data: bytes) -> str:
+    """The trace's own "saved" time, else the file's modification time."""
+    import json
 
-    saved = read_json(path).get("saved")
+    try:
+        saved = json.loads(data).get("saved")
+    except (ValueError, AttributeError):
+        saved = None
     if isinstance(saved, str) and saved:
         return saved
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
