@@ -216,7 +216,7 @@ def show(result: Any, command: str) -> None:
     for f in result.failures:
         console.print(f"\n[red]FAILURE[/red] {f.message}", markup=True, highlight=False)
         for line in failure_lines(f):
-            console.print(line, markup=False, highlight=False)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)  # a URL is never cut
         if f.path_rules:
             console.print(f"rules along the path: {', '.join(f.path_rules)}")
         console.print(f"minimal reproduction ({len(f.steps)} steps after the starting account):")

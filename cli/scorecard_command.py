@@ -106,6 +106,7 @@ def _scorecard(args: argparse.Namespace) -> int:
 
 
 def _show(cards: list, command: str, page: str | None) -> None:
+    from ckspec.conformance.reports import source_lines, statement
     from ckspec.conformance.scorecard import STATUSES, blamed
 
     table("Scorecard (rules per status)", ["target", "examples", "steps", "seconds", *STATUSES],
@@ -115,6 +116,9 @@ def _show(cards: list, command: str, page: str | None) -> None:
             console.print(f"[red]FAIL[/red] {card.target} {blamed(failure)}: {failure.message} "
                           f"({times} of {card.examples} examples; reproduction in {len(failure.steps)} steps)",
                           highlight=False)
+            console.print(f"  {blamed(failure)}: {statement(blamed(failure))}", highlight=False, soft_wrap=True)
+            for line in source_lines(blamed(failure)):
+                console.print(line, highlight=False, soft_wrap=True, markup=False)
         if card.unsupported:
             console.print(f"{card.target}: not implemented: " + ", ".join(sorted(card.unsupported)), highlight=False)
         if card.transport_faults or card.abandoned:

@@ -94,7 +94,15 @@ class Failure:
                 "steps": [to_json(s) for s in self.steps], "target_seed": self.target_seed,
                 "program": self.program, "trace_file": self.trace_file, "regression": self.regression,
                 "state": self.state, "operation": self.operation, "broken": self.broken,
-                "contradicted": list(self.contradicted or self.rules[:1]), "context": list(self.context)}
+                "contradicted": list(self.contradicted or self.rules[:1]), "context": list(self.context),
+                "citation": self.citation()}
+
+    def citation(self) -> dict[str, Any]:
+        """The broken rule's one-line statement and its documentation sources (key, title, URL)."""
+        from ckspec.model.catalog.sources import cite
+
+        text, sources = cite(self.broken)
+        return {"rule": self.broken, "statement": text, "sources": [s.as_dict() for s in sources]}
 
 
 @attrs.define

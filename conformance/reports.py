@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import Any
 
+from ckspec.model.catalog.sources import cite
 from ckspec.model.environment import EVENTS
 from ckspec.model.transitions import OPERATIONS
 
@@ -25,16 +26,19 @@ STATES = ("ABSENT", "DISCONNECTED", "CONNECTING", "CONNECTED", "DISCONNECTING", 
 
 def statement(rule: str) -> str:
     """A catalogued rule's statement ("" for an unknown ID)."""
-    from ckspec.model.catalog import rules as catalog_rules
+    return cite(rule)[0]
 
-    found = next((r for r in catalog_rules() if r.id == rule), None)
-    return str(found.statement) if found is not None else ""
+
+def source_lines(rule: str) -> list[str]:
+    """Where the documentation says what a rule says: one line per source, its URL last."""
+    return [f"  documented: {s}" for s in cite(rule)[1]]
 
 
 def failure_lines(failure: Failure) -> list[str]:
-    """A failure as text, in the order a maintainer reads it: the broken rule, the differing
-    member (in full), the other rules the answer contradicts, then the context (not blamed)."""
-    lines = [f"broken rule: {failure.broken}: {statement(failure.broken)}"]
+    """A failure as text, in the order a maintainer reads it: the broken rule with its sources
+    (public URLs), the differing member (in full), the other rules the answer contradicts, then
+    the context (not blamed)."""
+    lines = [f"broken rule: {failure.broken}: {statement(failure.broken)}", *source_lines(failure.broken)]
     if failure.detail:
         lines += ["difference: " + failure.detail.splitlines()[0], *failure.detail.splitlines()[1:]]
     also = [r for r in failure.contradicted if r != failure.broken]
@@ -208,6 +212,7 @@ def html_report(result: RunResult, command: str = "") -> str:
             f"<h3>{i}. broken rule {e(f.broken)}{' (saved failure, replayed)' if f.regression else ''}</h3>",
             f"<p>{e(f.message)}</p><table>",
             f"<tr><th>broken rule</th><td>{_rule_links([f.broken])}: {e(statement(f.broken))}</td></tr>",
+            f"<tr><th>documented</th><td>{_source_links(f.broken)}</td></tr>",
             f"<tr><th>difference</th><td><pre>{e(f.detail)}</pre></td></tr>",
             f"<tr><th>also contradicted</th><td>{_rule_links(also)}</td></tr>",
             f"<tr><th>expected (any of)</th><td>{e(' | '.join(f.expected))}</td></tr>",
@@ -253,6 +258,13 @@ def html_report(result: RunResult, command: str = "") -> str:
                      f"<td class='cell'>{r['runs']}</td><td>{e(str(r['statement']))}</td></tr>")
     parts.append("</table></body></html>\n")
     return "\n".join(parts)
+
+
+def _source_links(rule: str) -> str:
+    """A rule's sources as links to their public pages (a source with no page as text)."""
+    e = html.escape
+    return "<br>".join(f"<a href='{e(s.url)}'>{e(s.title)}</a> <span class='small'>{e(s.url)}</span>" if s.url
+                       else e(s.title) for s in cite(rule)[1])
 
 
 def _rule_links(rules: Any) -> str:

@@ -101,7 +101,11 @@ def _failures(cards: Sequence[Scorecard]) -> list[str]:
         card, i = where[0]
         f = card.failures[i]
         on = ", ".join(f"{c.target} ({c.occurrences[j]} examples ended here)" for c, j in where)
+        citation = f.citation()
         out += [f"### {number}. {blamed(f)}: {f.operation} answered {f.observed}", "",
+                f"- broken rule: {blamed(f)}: {citation['statement']}",
+                "- documented: " + ", ".join(f"[{s['title']}]({s['url']})" if s["url"] else s["title"]
+                                             for s in citation["sources"]),
                 f"- message: {f.message}",
                 f"- expected (any of): {' | '.join(f.expected)}",
                 f"- observed: {f.observed}" + (f" ({f.detail})" if f.detail else ""),

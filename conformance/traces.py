@@ -1,7 +1,8 @@
 """Saved failure traces: JSON files that ``ckspec replay FILE --target T`` reruns.
 
 A trace holds the steps after the starting account (in the model's identifiers, passwords
-as aliases), the target seed that made the failing example, and what failed. Traces in the
+as aliases), the target seed that made the failing example, what failed, and when it was saved
+(UTC; ``ckspec failures list`` falls back on the file's time for traces saved before that). Traces in the
 failures folder are replayed first by the next ``ckspec check`` (the regression gate).
 
 A trace is written through a temporary file and ``os.replace``, so a ``check`` killed while
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ def save_trace(folder: Path, target: str, failure: Any) -> Path:
         "format": FORMAT,
         "target": target,
         "seed": failure.target_seed,
+        "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "failure": {"message": failure.message, "rules": list(failure.rules), "expected": list(failure.expected),
                     "observed": failure.observed},
         "steps": steps,

@@ -4,6 +4,7 @@ gate; and no kmsuser password anywhere (DESC-05, KU-04)."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -65,7 +66,11 @@ def test_html_report_is_one_offline_file(failing_run):
     result, _ = failing_run
     page = reports.html_report(result, "ckspec check --target mutant:UPDATE-03-password-update-while-connected")
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "</html>" in page
-    assert "<script" not in page and "src=" not in page and "href='http" not in page and 'href="http' not in page
+    assert "<script" not in page and "src=" not in page and "<link" not in page and 'href="http' not in page
+    # the only links out are the failures' documentation sources, which a reader follows (nothing is loaded)
+    outside = re.findall(r"<a href='(http[^']*)'", page)
+    assert outside and all(u.startswith(("https://docs.aws.amazon.com/", "https://github.com/")) for u in outside)
+    assert page.count("href='http") == len(outside)
     assert "id='UPDATE-03'" in page and "State x operation" in page and "Session.open(" in page
     assert ">CONNECTED<" in page and "ConnectCustomKeyStore" in page
 

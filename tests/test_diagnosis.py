@@ -159,14 +159,16 @@ def test_a_rule_contradicted_but_not_blamed_first_still_fails():
 
 def test_the_path_is_context_and_reports_lead_with_the_broken_rule():
     """CEC-05 broken (wrong password reported as INTERNAL_ERROR): the broken rule is CEC-05, not
-    the TR-03 every failed attempt cites; the reports show the broken rule, then the difference,
-    then the context."""
+    the TR-03 every failed attempt cites; the reports show the broken rule (with its documentation),
+    then the difference, then the context."""
     result = check(load_target("mutant:CEC-05"), CheckOptions(examples=300, steps=100, seed=0, shrink=False))
     failure = result.failures[0]
     assert failure.broken == "CEC-05" and "TR-03" in failure.context and "TR-03" not in failure.contradicted
     assert "ConnectionErrorCode: expected 'INVALID_CREDENTIALS', observed 'INTERNAL_ERROR'" in failure.detail
     lines = failure_lines(failure)
-    assert lines[0].startswith("broken rule: CEC-05: INVALID_CREDENTIALS") and lines[1].startswith("difference: ")
+    cited = [line for line in lines[1:] if line.startswith("  documented: ")]
+    assert lines[0].startswith("broken rule: CEC-05: INVALID_CREDENTIALS") and cited  # its sources, then
+    assert lines[1 + len(cited)].startswith("difference: ")
     assert lines[-1].startswith("context")
     page = html_report(result)
     assert page.index("<th>broken rule</th>") < page.index("<th>difference</th>") < page.index("<th>context")

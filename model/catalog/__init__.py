@@ -89,6 +89,28 @@ def citations(folder: Path, exclude: tuple[Path, ...] = ()) -> dict[str, set[str
     return found
 
 
+def cited_lines(folder: Path, rule_id: str, exclude: tuple[Path, ...] = ()) -> dict[str, tuple[int, ...]]:
+    """File (relative to the repository) -> the line numbers under ``folder`` that cite ``rule_id``."""
+    pattern = re.compile(rf"\b{re.escape(rule_id)}\b")
+    found: dict[str, tuple[int, ...]] = {}
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.rglob("*.py")):
+        if any(path.is_relative_to(e) for e in exclude):
+            continue
+        lines = tuple(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                      if pattern.search(line))
+        if lines:
+            found[str(path.relative_to(REPO_DIR))] = lines
+    return found
+
+
+def where_encoded(rule_id: str) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Where one rule is cited, line by line: ``{"code": {file: lines}, "tests": {file: lines}}``."""
+    return {"code": cited_lines(MODEL_DIR, rule_id, exclude=(_HERE,)),
+            "tests": cited_lines(REPO_DIR / "tests", rule_id)}
+
+
 def model_citations() -> dict[str, set[str]]:
     """Where the model's code cites each rule (the catalog package itself excluded)."""
     return citations(MODEL_DIR, exclude=(_HERE,))
