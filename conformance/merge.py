@@ -84,7 +84,7 @@ def _same_campaign(reports: list[tuple[str, dict[str, Any]]]) -> list[tuple[str,
         a, b = first.get("campaign"), log.get("campaign")
         if not isinstance(a, dict) or not isinstance(b, dict):
             raise MergeError(f"{path if not isinstance(b, dict) else first_path}: no campaign in its shard member")
-        differ = next((k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)), None)
+        differ = next((k for k in [*a, *b] if a.get(k) != b.get(k)), None)  # the campaign's order: target first
         if differ is not None:
             raise MergeError(f"{first_path} and {path} are shards of different campaigns ({differ}: "
                              f"{str(a.get(differ))[:60]} vs {str(b.get(differ))[:60]})")
