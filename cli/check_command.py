@@ -55,6 +55,13 @@ def add_shard_argument(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--shard", type=shard, metavar="K/N", help=help)
 
 
+def check_shard_count(args: argparse.Namespace) -> None:
+    """More shards than examples would leave a shard nothing to run (and nothing to report)."""
+    if args.shard is not None and args.shard.count > args.examples:
+        raise CliError(f"--shard {args.shard}: {args.shard.count} shards of {args.examples} examples leave some "
+                       f"shards without an example (raise --examples or lower N)")
+
+
 def shard(text: str) -> Any:
     """argparse type: K/N (ckspec.conformance.campaign.Shard)."""
     from ckspec.conformance.campaign import ShardError, parse_shard
@@ -191,6 +198,7 @@ def _check(args: argparse.Namespace) -> int:
 
     if args.shard is not None and args.seed is None:
         raise CliError("--shard needs --seed: every shard must draw the same campaign")
+    check_shard_count(args)
     outputs = {k: _output_file(getattr(args, k)) for k in ("junit", "html", "json")}
     failures_dir = None if args.no_save else failures_folder(args.failures_dir)
     options = CheckOptions(examples=args.examples, steps=args.steps, seed=args.seed, poll_budget=args.poll_budget,

@@ -15,7 +15,8 @@ import json
 import shlex
 import sys
 
-from .check_command import _output_file, _probe, add_shard_argument, add_wire_arguments, against_target, wire_options
+from .check_command import (_output_file, _probe, add_shard_argument, add_wire_arguments, against_target,
+                            check_shard_count, wire_options)
 from .errors import CliError, at_least_one, positive_int
 from .output import console, progress, table
 
@@ -72,6 +73,7 @@ def _scorecard(args: argparse.Namespace) -> int:
     from ckspec.conformance.scorecard import ScorecardOptions, scorecard
     from ckspec.conformance.scorecard_page import markdown, write_page
 
+    check_shard_count(args)
     if len(set(args.target)) != len(args.target):
         raise CliError(f"--target names a target twice: {' '.join(args.target)}")
     page = _output_file(args.markdown)

@@ -136,3 +136,18 @@ def test_the_gate_does_not_pass_an_inconclusive_campaign(tmp_path):
     assert _gate(env, "4", tmp_path) == 4
     assert _gate(env, "4", tmp_path, ALLOW_INCONCLUSIVE="true") == 0
     assert _gate(env, "2", tmp_path) == 2  # a shard missing: the merge refused
+
+
+def test_the_ci_page_reads_the_exit_codes_as_cli_exit_codes_defines_them():
+    """docs/ci.md's gate table covers every code a check or a merge returns, with its meaning."""
+    from ckspec import exit_codes
+
+    page = (ROOT / "docs" / "ci.md").read_text()
+    rows = dict(re.findall(r"^\| (\d+) \| ([^|]+) \|", page, flags=re.M))
+    assert set(map(int, rows)) == set(exit_codes.CODES.values()) - {exit_codes.INTERRUPTED}
+    words = {exit_codes.OK: "conformant", exit_codes.FAILED: "non-conformant", exit_codes.USAGE: "usage error",
+             exit_codes.UNREACHABLE: "unreachable", exit_codes.INCONCLUSIVE: "inconclusive",
+             exit_codes.INTERNAL: "bug in ckspec"}
+    for code, word in words.items():
+        assert word in rows[str(code)], (code, rows[str(code)])
+    assert "examples/github-actions/ckspec.yml" in page and "ckspec report merge" in page

@@ -117,6 +117,8 @@ def test_bad_shard_values_are_refused(text):
     ["check", "--shard", "x", "--seed", "1"],
     ["check", "--shard", "1/3"],  # no --seed: the shards would draw different campaigns
     ["scorecard", "--shard", "3/2"],
+    ["check", "--shard", "1/5", "--seed", "1", "--examples", "4"],  # a shard without an example
+    ["scorecard", "--shard", "2/5", "--examples", "4"],
     ["report"],
     ["report", "merge"],
 ])
