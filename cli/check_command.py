@@ -45,7 +45,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="where failures are saved, and replayed from first on the next run (default %(default)s)")
     p.add_argument("--no-save", action="store_true", help="neither replay nor save failures")
     p.add_argument("--no-shrink", action="store_true", help="report the first failure as found, unshrunk")
+    add_shard_argument(p, "with --seed: run shard K of N of a campaign whose examples are drawn one seed per "
+                          "example instead of by Hypothesis's guided search; --shard 1/1 runs the whole campaign "
+                          "on one machine, and `ckspec report merge` combines the shards' --json reports into it")
     p.set_defaults(run=run)
+
+
+def add_shard_argument(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--shard", type=shard, metavar="K/N", help=help)
+
+
+def check_shard_count(args: argparse.Namespace) -> None:
+    """More shards than examples would leave a shard nothing to run (and nothing to report)."""
+    if args.shard is not None and args.shard.count > args.examples:
+        raise CliError(f"--shard {args.shard}: {args.shard.count} shards of {args.examples} examples leave some "
+                       f"shards without an example (raise --examples or lower N)")
+
+
+def shard(text: str) -> Any:
+    """argparse type: K/N (ckspec.conformance.campaign.Shard)."""
+    from ckspec.conformance.campaign import ShardError, parse_shard
+
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:
@@ -169,18 +193,30 @@ def against_target(args: argparse.Namespace, job: Any) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from ckspec.conformance.campaign import check_campaign
     from ckspec.conformance.engine import CheckOptions, check
 
+    if args.shard is not None and args.seed is None:
+        raise CliError("--shard needs --seed: every shard must draw the same campaign")
+    check_shard_count(args)
     outputs = {k: _output_file(getattr(args, k)) for k in ("junit", "html", "json")}
     failures_dir = None if args.no_save else failures_folder(args.failures_dir)
     options = CheckOptions(examples=args.examples, steps=args.steps, seed=args.seed, poll_budget=args.poll_budget,
                            poll_interval=args.poll_interval, shrink=not args.no_shrink, failures_dir=failures_dir)
     quiet = args.json == "-"
     with target_spec(args) as spec, progress(f"checking {spec.name}", enabled=not quiet) as update:
-        result = check(spec, options, lambda r: update(f"example {r.examples}/{args.examples}, {r.steps} steps"))
-    seed = result.seed
-    command = (f"ckspec check --target {shlex.quote(spec.name)} --examples {args.examples} --steps {args.steps} "
-               f"--seed {seed}")
+        def line(seed: int) -> str:
+            return (f"ckspec check --target {shlex.quote(spec.name)} --examples {args.examples} "
+                    f"--steps {args.steps} --seed {seed}")
+
+        def shown(r: Any) -> None:
+            update(f"example {r.examples}/{args.examples}, {r.steps} steps")
+
+        if args.shard is None:
+            result = check(spec, options, shown)
+        else:  # the campaign's command: the whole of it on one machine
+            result = check_campaign(spec, options, args.shard, f"{line(args.seed)} --shard 1/1", shown)
+    command = line(result.seed) + (f" --shard {args.shard}" if args.shard is not None else "")
     write_reports(result, command, outputs, args.json == "-")
     if not quiet:
         show(result, command)

@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from . import (check_command, cleanup_command, diagrams_command, explore_command, failures_command, mutants_command,
-               prove_command, record_command, replay_command, rules_command, run_command, scorecard_command, serve_command,
-               trace_command)
+               prove_command, record_command, replay_command, report_command, rules_command, run_command,
+               scorecard_command, serve_command, trace_command)
 from . import exit_codes
 from .errors import CliError
 
 COMMANDS = (run_command, explore_command, prove_command, diagrams_command, rules_command, check_command,
-            replay_command, mutants_command, scorecard_command, serve_command, record_command, trace_command,
-            cleanup_command, failures_command)
+            replay_command, mutants_command, scorecard_command, report_command, serve_command, record_command,
+            trace_command, cleanup_command, failures_command)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,7 +15,8 @@ import json
 import shlex
 import sys
 
-from .check_command import _output_file, _probe, add_wire_arguments, against_target, wire_options
+from .check_command import (_output_file, _probe, add_shard_argument, add_wire_arguments, against_target,
+                            check_shard_count, wire_options)
 from .errors import CliError, at_least_one, positive_int
 from .output import console, progress, table
 
@@ -45,6 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the scorecards as JSON")
     add_wire_arguments(p)
     p.add_argument("--no-minimise", action="store_true", help="keep each failure as first seen (no replays)")
+    add_shard_argument(p, "run only shard K of N of the examples (each example is the same whatever N); "
+                          "`ckspec report merge` combines the shards' --json output into the whole scorecard")
     p.set_defaults(run=run)
 
 
@@ -53,12 +56,15 @@ def run(args: argparse.Namespace) -> int:
     return against_target(args, _scorecard)
 
 
-def command_line(args: argparse.Namespace) -> str:
-    """The command that reproduces this scorecard (for the page and the console)."""
+def command_line(args: argparse.Namespace, shard: bool = True) -> str:
+    """The command that reproduces this scorecard (for the page and the console); without
+    ``shard``, the whole campaign's command (what its merged shards reproduce)."""
     parts = ["ckspec", "scorecard", *(f"--target {shlex.quote(t)}" for t in args.target),
              f"--examples {args.examples}", f"--steps {args.steps}", f"--seed {args.seed}"]
-    if args.markdown:
+    if args.markdown and shard:
         parts.append(f"--markdown {shlex.quote(args.markdown)}")
+    if shard and getattr(args, "shard", None) is not None:
+        parts.append(f"--shard {args.shard}")
     return " ".join(parts)
 
 
@@ -67,6 +73,7 @@ def _scorecard(args: argparse.Namespace) -> int:
     from ckspec.conformance.scorecard import ScorecardOptions, scorecard
     from ckspec.conformance.scorecard_page import markdown, write_page
 
+    check_shard_count(args)
     if len(set(args.target)) != len(args.target):
         raise CliError(f"--target names a target twice: {' '.join(args.target)}")
     page = _output_file(args.markdown)
@@ -91,7 +98,8 @@ def _scorecard(args: argparse.Namespace) -> int:
             specs.append(spec)
         for spec in specs:
             with progress(f"scorecard {spec.name}", enabled=not args.json) as update:
-                cards.append(scorecard(spec, options, lambda c: update(f"example {c.examples}/{args.examples}")))
+                cards.append(scorecard(spec, options, lambda c: update(f"example {c.examples}/{args.examples}"),
+                                       shard=args.shard, command=command_line(args, shard=False)))
     command = command_line(args)
     date = datetime.datetime.now(datetime.UTC).date().isoformat()
     if page is not None:

@@ -134,6 +134,9 @@ class RunResult:
     stopped_early: str | None = None
     #: how many times generation started again on the next seed (see :func:`_hypothesis`)
     restarts: int = 0
+    #: a sharded campaign's part (:class:`.campaign.ShardLog`): what merging shards needs; None
+    #: for a run guided by Hypothesis
+    shard: Any = None
 
     @property
     def verdict(self) -> str:
@@ -305,8 +308,12 @@ class _Run:
         self._retired: list[Session] = []
 
     def example(self, data: Any) -> None:
+        self.drawn(Draws(data))
+
+    def drawn(self, data: Any) -> None:
+        """One example from ``data`` (a :class:`~.generator.Draws`, or the seeded pseudo-random
+        draws of a sharded campaign, :mod:`.campaign`); raises the nonconformance that ended it."""
         result = self.result
-        data = Draws(data)
         seed = data.integer(0, 2**31 - 1)
         session, error = self._set_up(seed)
         if session is None:  # every attempt at the starting account was spoiled

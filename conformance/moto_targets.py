@@ -56,8 +56,8 @@ def _no_sleep(_seconds: float) -> None:
 def _moto() -> Any:
     try:
         import moto
-    except ImportError as exc:  # pragma: no cover - moto is a dependency of ckspec
-        raise TargetUnreachable(f"moto is not installed ({exc}); pip install 'moto[server]'") from None
+    except ImportError as exc:  # load_target checked the extra first (conformance/extras.py)
+        raise TargetUnreachable(f"moto cannot be imported ({exc}); pip install 'ckspec[moto]'") from None
     return moto
 
 

@@ -89,6 +89,8 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
             "rules_exercised": sum(1 for r in rules if r["runs"]),
             "rules_never_run": [r["id"] for r in rules if not r["runs"] and r["status"] != "not applicable"],
         },
+        # a sharded campaign's part: what `ckspec report merge` needs (conformance/campaign.py)
+        **({"shard": result.shard.as_dict()} if result.shard is not None else {}),
     }
 
 

@@ -135,6 +135,8 @@ class Scorecard:
     transport_faults: Counter = attrs.field(factory=Counter)
     abandoned: Counter = attrs.field(factory=Counter)
     evidence: NotImplementedEvidence = attrs.field(factory=NotImplementedEvidence)
+    #: a sharded campaign's part (:class:`ScorecardShardLog`), for `ckspec report merge`; None unsharded
+    shard: Any = None
 
     def rules(self) -> list[RuleVerdict]:
         """One verdict per catalogued rule, in catalog order."""
@@ -180,6 +182,7 @@ class Scorecard:
             "isolation": self.isolation.as_dict() if self.isolation else None,
             "transport_faults": dict(sorted(self.transport_faults.items())),
             "abandoned": dict(sorted(self.abandoned.items())),
+            **({"shard": self.shard.as_dict()} if self.shard is not None else {}),
         }
 
 
@@ -272,27 +275,27 @@ def _operation(steps: tuple[Step, ...]) -> str:
 
 
 def scorecard(spec: TargetSpec, options: ScorecardOptions = ScorecardOptions(),
-              progress: Callable[[Scorecard], None] | None = None) -> Scorecard:
+              progress: Callable[[Scorecard], None] | None = None, shard: Any = None,
+              command: str = "") -> Scorecard:
     """Run ``options.examples`` examples against ``spec`` and judge every rule of the catalog.
+
+    With ``shard`` (a :class:`.campaign.Shard`), only that shard's examples run (example ``i``
+    is the same whatever the number of shards, :mod:`.campaign`), and the card carries the log
+    :mod:`.merge` folds back into the whole campaign's card; the one-step probes of operations
+    no example called need every shard's coverage, so only an unsharded run (or ``1/1``) makes
+    them. ``command`` is the unsharded command line, recorded in the log.
 
     Raises :class:`~.adapter.TargetUnreachable` or :class:`~.adapter.AdapterError` when the
     target cannot be driven at all (those end the run)."""
     card = Scorecard(spec.name, options, versions(getattr(spec, "packages", ())))
     started = time.perf_counter()
     rng = random.Random(options.seed)
-    #: failure -> (the shortest steps seen, the target seed they ran with, the exception)
-    found: dict[_Key, tuple[tuple[Step, ...], int, Nonconformance]] = {}
-    seen: Counter = Counter()
+    found = _Found(progress, card)
+    log = None
+    if shard is not None:
+        from .campaign import ScorecardShardLog, campaign_identity
 
-    def note(failure: Nonconformance | None, target_seed: int) -> None:
-        if failure is not None:
-            key = _key(failure)
-            seen[key] += 1
-            steps = tuple(getattr(failure, "steps", ()))
-            if key not in found or len(steps) < len(found[key][0]):
-                found[key] = (steps, target_seed, failure)
-        if progress is not None:
-            progress(card)
+        log = card.shard = ScorecardShardLog(shard, campaign_identity(spec.name, options.seed, options, command))
 
     probe = spec.make(0)
     try:
@@ -301,20 +304,112 @@ def scorecard(spec: TargetSpec, options: ScorecardOptions = ScorecardOptions(),
         card.not_offered = tuple(sorted((set(CALLS) | set(EVENTS)) - offered))
     finally:
         probe.close()
-    for _ in range(options.examples):
-        card.examples += 1
+    for index in range(options.examples):
         draws = _RandomDraws(random.Random(rng.getrandbits(64)))
+        if shard is not None and not shard.owns(index):
+            continue  # another shard's example (drawn all the same: the next one's seed follows it)
+        card.examples += 1
         target_seed = draws.integer(0, 2**31 - 1)
-        note(_example(spec, options, target_seed, card,
-                      lambda session, d=draws: generated_example(session, d, options.steps)), target_seed)
-    for target_seed, drive in _untried(card, rng):
-        card.probes += 1
-        note(_example(spec, options, target_seed, card, drive), target_seed)
-    for key, (steps, target_seed, exc) in found.items():
+        marks = len(card.inconclusive), len(card.faked_setup)
+        found.note(_example(spec, options, target_seed, card,
+                            lambda session, d=draws: generated_example(session, d, options.steps)), target_seed, index)
+        if log is not None:
+            log.record(index, card, marks)
+    if shard is None or shard.count == 1:
+        probe_untried(spec, options, card, rng, found)
+    for key, (steps, target_seed, exc) in found.found.items():
         card.failures.append(_reproduction(spec, options, key, steps, target_seed, exc))
-        card.occurrences.append(seen[key])
+        card.occurrences.append(found.seen[key])
+        if log is not None:
+            log.failures.append([*found.where[key], key[1]])
+    if log is not None:
+        log.coverage, log.doubted = card.coverage, sorted(card.doubted)
+        log.tried = sorted(tried_operations(card))
     card.seconds = time.perf_counter() - started
     return card
+
+
+class _Found:
+    """The distinct failures of a scorecard, as the examples end: for each, the shortest steps
+    seen (the first of equals), the target seed they ran with and the exception; how many
+    examples ended with it; and [example first seen in, example of the kept steps, their
+    length] (what a merge of shards needs, :mod:`.merge`)."""
+
+    def __init__(self, progress: Callable[[Scorecard], None] | None, card: Scorecard) -> None:
+        self.found: dict[_Key, tuple[tuple[Step, ...], int, Nonconformance]] = {}
+        self.seen: Counter = Counter()
+        self.where: dict[_Key, list[int]] = {}
+        self.progress, self.card = progress, card
+
+    def note(self, failure: Nonconformance | None, target_seed: int, index: int) -> None:
+        if failure is not None:
+            key = _key(failure)
+            self.seen[key] += 1
+            steps = tuple(getattr(failure, "steps", ()))
+            if key not in self.found or len(steps) < len(self.found[key][0]):
+                self.found[key] = (steps, target_seed, failure)
+                self.where[key] = [self.where.get(key, [index])[0], index, len(steps)]
+        if self.progress is not None:
+            self.progress(self.card)
+
+
+def probe_untried(spec: TargetSpec, options: ScorecardOptions, card: Scorecard, rng: random.Random,
+                  found: _Found) -> None:
+    """The one-step probes of :func:`_untried`, after the examples (``rng`` as they left it);
+    probe ``j`` counts as example number ``options.examples + j``."""
+    for target_seed, drive in _untried(card, rng):
+        card.probes += 1
+        index = options.examples + card.probes - 1
+        marks = len(card.inconclusive), len(card.faked_setup)
+        found.note(_example(spec, options, target_seed, card, drive), target_seed, index)
+        if card.shard is not None:
+            card.shard.record(index, card, marks)
+
+
+def probe_merged(spec: TargetSpec, card: Scorecard) -> None:
+    """Make, on a card merged from shards, the probes the unsharded run makes: the generator
+    stands where the campaign's examples left it, the coverage is every shard's. A failure a
+    probe finds joins the card's as it would have in one run (counted; its steps kept when
+    shorter, minimised again)."""
+    options, log = card.options, card.shard
+    started = time.perf_counter()
+    rng = random.Random(options.seed)
+    for _ in range(options.examples):
+        rng.getrandbits(64)
+    found = _Found(None, card)
+    probe_untried(spec, options, card, rng, found)
+    known = {(tuple(f.rules), meta[3], f.observed): i for i, (f, meta) in enumerate(zip(card.failures, log.failures))}
+    for key, (steps, target_seed, exc) in found.found.items():
+        seen, kept, length = found.where[key]
+        if key in known:
+            i = known[key]
+            card.occurrences[i] += found.seen[key]
+            if length < log.failures[i][2]:
+                card.failures[i] = _reproduction(spec, options, key, steps, target_seed, exc)
+                log.failures[i][1:3] = [kept, length]
+        else:
+            card.failures.append(_reproduction(spec, options, key, steps, target_seed, exc))
+            card.occurrences.append(found.seen[key])
+            log.failures.append([seen, kept, length, key[1]])
+    log.tried, log.unprobed, log.doubted = sorted(tried_operations(card)), [], sorted(card.doubted)
+    card.seconds += time.perf_counter() - started
+
+
+def probe_operations() -> frozenset[str]:
+    """The operations a one-step probe (:func:`_untried`) can call: those of the generator
+    rules that can be drawn in the starting account."""
+    return frozenset(op for rule in RULES if _probe_rule(rule) for op in rule.operations)
+
+
+def _probe_rule(rule: Rule) -> bool:
+    # rules that need a store or a key name one that does not exist when there is none; the
+    # others (a connected store, pending work) cannot be drawn in the starting account
+    return not (rule.events or rule.time_travel or rule.needs not in ("", "store", "key"))
+
+
+def tried_operations(card: Scorecard) -> set[str]:
+    """Operations some example called, or the target answered as not implemented."""
+    return {op for (_, op, _) in card.coverage.cells} | set(card.unsupported)
 
 
 def _untried(card: Scorecard, rng: random.Random) -> Iterator[tuple[int, Callable[[Session], None]]]:
@@ -325,12 +420,10 @@ def _untried(card: Scorecard, rng: random.Random) -> Iterator[tuple[int, Callabl
     implements it."""
     hopeless: set[str] = set()
     for rule in RULES:
-        # rules that need a store or a key name one that does not exist when there is none; the
-        # others (a connected store, pending work) cannot be drawn in the starting account
-        if rule.events or rule.time_travel or rule.needs not in ("", "store", "key"):
+        if not _probe_rule(rule):
             continue
         while True:
-            tried = {op for (_, op, _) in card.coverage.cells} | set(card.unsupported) | hopeless
+            tried = tried_operations(card) | hopeless
             wanted = (rule.operations & card.offered) - tried
             if not wanted:
                 break

@@ -129,6 +129,9 @@ def load_target(name: str, *, region: str | None = None, profile: str | None = N
                                                timeout=request_timeout),
                           packages=("boto3", "botocore"))
     if name in ("moto", "moto-server"):
+        from .extras import require
+
+        require("moto", f"--target {name}")
         from .moto_targets import PACKAGES, MotoServerTargets, MotoTarget
 
         return TargetSpec(name, MotoTarget if name == "moto" else MotoServerTargets(), packages=PACKAGES)
