@@ -113,7 +113,7 @@ def test_the_commands_stop_moto_server_even_when_interrupted(monkeypatch, capsys
 
     import ckspec.conformance.scorecard as scorecard_module
 
-    def interrupted(spec, options, progress=None):
+    def interrupted(spec, options, progress=None, **_keywords):
         spec.make(0).close()
         assert _server_threads()
         raise KeyboardInterrupt
