@@ -59,7 +59,8 @@ def isolation_of(target: Any) -> Isolation:
     isolation = getattr(target, "isolation", None)
     if isinstance(isolation, Isolation):
         return isolation
-    return Isolation("fresh", f"a new {type(target).__name__} per example")
+    adapter = getattr(target, "adapter_class", None) or type(target).__name__  # a guarded adapter names its own class
+    return Isolation("fresh", f"a new {adapter} per example")
 
 
 def next_prefix() -> str:

@@ -45,6 +45,7 @@ def test_the_skeleton_runs_to_a_verdict(capsys, monkeypatch):
     assert code == 1 and doc["verdict"] == "non-conformant"
     assert doc["failures"][0]["rules"][0] in rule_ids()
     assert doc["unsupported"] == [] and doc["faked_setup"] == []
+    assert doc["isolation"] == {"kind": "fresh", "how": "a new MyEmulatorAdapter per example"}  # the adapter, not ckspec's guard
 
 
 def test_the_pages_links_resolve():
