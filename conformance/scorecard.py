@@ -41,6 +41,7 @@ from ckspec.model.catalog import rules as catalog_rules
 from ckspec.model.environment import EVENTS
 from ckspec.model.transitions import CALLS, OPERATIONS
 
+from .campaign import RandomDraws
 from .checker import Inconclusive, Nonconformance
 from .coverage import Coverage
 from .engine import Failure, close_session, failure_from, generated_example, minimise, replay
@@ -248,17 +249,6 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-class _RandomDraws:
-    """The choices a :class:`~.generator.Draws` offers, from a seeded pseudo-random generator."""
-
-    __slots__ = ("below", "boolean", "integer")
-
-    def __init__(self, rng: random.Random) -> None:
-        self.below = lambda n: rng.randrange(n)
-        self.boolean = lambda p=0.5: rng.random() < p
-        self.integer = lambda lo, hi: rng.randint(lo, hi)
-
-
 _Key = tuple[tuple[str, ...], str, str]
 
 
@@ -305,7 +295,7 @@ def scorecard(spec: TargetSpec, options: ScorecardOptions = ScorecardOptions(),
     finally:
         probe.close()
     for index in range(options.examples):
-        draws = _RandomDraws(random.Random(rng.getrandbits(64)))
+        draws = RandomDraws(random.Random(rng.getrandbits(64)))
         if shard is not None and not shard.owns(index):
             continue  # another shard's example (drawn all the same: the next one's seed follows it)
         card.examples += 1
@@ -427,9 +417,9 @@ def _untried(card: Scorecard, rng: random.Random) -> Iterator[tuple[int, Callabl
             wanted = (rule.operations & card.offered) - tried
             if not wanted:
                 break
-            draws = _RandomDraws(random.Random(rng.getrandbits(64)))
+            draws = RandomDraws(random.Random(rng.getrandbits(64)))
 
-            def drive(session: Session, rule: Rule = rule, draws: _RandomDraws = draws,
+            def drive(session: Session, rule: Rule = rule, draws: RandomDraws = draws,
                       wanted: frozenset[str] = frozenset(wanted)) -> None:
                 for _ in range(64):  # a rule's draw picks among its operations: draw until one is wanted
                     step = rule.draw(draws, session.world, Memory(), session)

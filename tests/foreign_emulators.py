@@ -19,8 +19,10 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from stub_endpoint import loopback_server
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -300,13 +302,5 @@ def _handler(kms: Kms) -> type[BaseHTTPRequestHandler]:
 @contextlib.contextmanager
 def serving(kms: Kms) -> Iterator[str]:
     """Serve ``kms`` on 127.0.0.1 and a free port; yield its URL; stop when the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(kms))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with loopback_server(_handler(kms)) as url:
+        yield url

@@ -5,17 +5,15 @@ description without events, a reset, a wait) is reset before each example; one w
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import threading
-from collections.abc import Callable, Iterator
-from http.server import ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from foreign_emulators import Kms, _handler
+from stub_endpoint import loopback_server
 
 from ckspec.main import main
 from ckspec.model.catalog import rule_ids
@@ -81,22 +79,8 @@ def _with_control(kms: Kms, events: tuple[str, ...] = (),
     return Handler
 
 
-@contextlib.contextmanager
-def _serving(handler: type) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 def test_the_smallest_control_extension_resets_the_emulator(capsys):
-    with _serving(_with_control(Kms(bugs=frozenset()))) as url:
+    with loopback_server(_with_control(Kms(bugs=frozenset()))) as url:
         code, out, _ = _run(capsys, "check", "--target", url, "--examples", "10", "--steps", "40", "--seed", "1",
                             "--no-save", "--json", "-")
     doc = json.loads(out)
@@ -111,7 +95,7 @@ def test_the_smallest_control_extension_resets_the_emulator(capsys):
 ])
 def test_a_control_endpoint_that_breaks_the_protocol_is_a_usage_error(capsys, answer, says):
     """Not an internal error, not a rule verdict: the endpoint's /_ckspec/environment answer is named."""
-    with _serving(_with_control(Kms(bugs=frozenset()), ("kmsuser_logs_in",), lambda body: answer)) as url:
+    with loopback_server(_with_control(Kms(bugs=frozenset()), ("kmsuser_logs_in",), lambda body: answer)) as url:
         code, _, err = _run(capsys, "check", "--target", url, "--examples", "30", "--seed", "1", "--no-save")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert says in err
